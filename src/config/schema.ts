@@ -1,0 +1,162 @@
+import { z } from "zod";
+import { parseDuration } from "./duration.js";
+import { expandCidrs } from "../net/ip.js";
+
+/** Where each default comes from is said beside it; they are frozen named constants. */
+export const DEFAULTS = Object.freeze({
+  /** knockd's classic seq_timeout is 5-15 s; a phone tapping bookmarks needs a little more. */
+  sequenceTimeout: "20s",
+  /** Long enough to open an authenticator app and type six digits. */
+  challengeTimeout: "60s",
+  /** Enough to start an SSH session; the ESTABLISHED rule keeps it alive after. */
+  openFor: "30s",
+  /** Sweeper period: a grant closes at most this long after its expiry. */
+  sweepInterval: "1s",
+  keyPrefix: "wk:",
+  chain: "WEBKNOCK",
+  table: "webknock",
+  listen: [{ host: "127.0.0.1", port: 8080 }],
+});
+
+/** Kernel object names: iptables allows 28 chars; keep them plain so they never need quoting. */
+const KERNEL_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,19}$/;
+/** A knock path: absolute, no query or fragment, no dot segments, no doubled slashes. */
+const KNOCK_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*$/;
+const PORT_SPEC = /^(tcp|udp)\/(\d{1,5})$/;
+/** RFC 4648 base32 alphabet; otplib and authenticator apps use it unpadded. */
+const BASE32 = /^[A-Z2-7]+=*$/;
+/** RFC 4226 requires at least 128 bits; 26 base32 characters carry 130. */
+const MIN_SECRET_CHARS = 26;
+
+const duration = (example: string) =>
+  z.union([z.string(), z.number()]).transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: `got ${JSON.stringify(value)}; write a duration such as ${example} (units ms, s, m, h)`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const cidrList = z.array(z.string()).superRefine((entries, ctx) => {
+  for (const bad of expandCidrs(entries).invalid) {
+    ctx.addIssue({
+      code: "custom",
+      message: `got ${JSON.stringify(bad)}; write a CIDR such as 203.0.113.0/24 or 2001:db8::/32, or a keyword (loopback, private, linklocal)`,
+    });
+  }
+});
+
+const port = z
+  .number({ error: "write a port number from 1 to 65535" })
+  .int()
+  .min(1, "ports run from 1 to 65535")
+  .max(65535, "ports run from 1 to 65535");
+
+const portSpec = z.string().transform((text, ctx) => {
+  const match = PORT_SPEC.exec(text.trim().toLowerCase());
+  const number = Number(match?.[2]);
+  if (!match || number < 1 || number > 65535) {
+    ctx.addIssue({
+      code: "custom",
+      message: `got ${JSON.stringify(text)}; write proto/port such as tcp/22 or udp/51820`,
+    });
+    return z.NEVER;
+  }
+  return { proto: match[1] as "tcp" | "udp", port: number };
+});
+
+const listenSchema = z.strictObject({
+  host: z.string().min(1),
+  port,
+  tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+});
+
+const doorSchema = z.strictObject({
+  sequence: z
+    .array(
+      z
+        .string()
+        .max(200, "a knock path may be at most 200 characters")
+        .regex(
+          KNOCK_PATH,
+          "write an absolute path such as /img/a81f3c.png: no query, fragment, '..' or '//'",
+        )
+        .refine((path) => !path.split("/").some((s) => s === "." || s === ".."), {
+          message: "a knock path may not contain '.' or '..' segments",
+        }),
+    )
+    .min(1, "a door needs 1 to 16 paths")
+    .max(16, "a door needs 1 to 16 paths"),
+  sequenceTimeout: duration("20s").prefault(DEFAULTS.sequenceTimeout),
+  challengeTimeout: duration("60s").prefault(DEFAULTS.challengeTimeout),
+  open: z.array(portSpec).min(1, "list at least one port to open, such as [tcp/22]"),
+  openFor: duration("30s").prefault(DEFAULTS.openFor),
+  users: z.array(z.string()).min(1, "list at least one user allowed through this door"),
+  sources: cidrList.default([]),
+});
+
+const userSchema = z
+  .strictObject({
+    secretFile: z.string().min(1).optional(),
+    secretEnv: z.string().min(1).optional(),
+    /** Inline secrets are for demos and tests; prefer secretFile with mode 0600. */
+    secret: z.string().min(1).optional(),
+    sources: cidrList.default([]),
+  })
+  .refine(
+    (user) =>
+      [user.secretFile, user.secretEnv, user.secret].filter((v) => v !== undefined).length === 1,
+    { message: "give exactly one of secretFile, secretEnv or secret" },
+  );
+
+const firewallSchema = z.strictObject({
+  backend: z.enum(["iptables", "ipset", "nftables", "command", "log"], {
+    error: "choose one of iptables, ipset, nftables, command, log",
+  }),
+  chain: z.string().regex(KERNEL_NAME, "use letters, digits, _ or -, at most 20").default(DEFAULTS.chain),
+  table: z.string().regex(KERNEL_NAME, "use letters, digits, _ or -, at most 20").default(DEFAULTS.table),
+  command: z
+    .strictObject({ open: z.array(z.string()).min(1), close: z.array(z.string()).min(1) })
+    .optional(),
+  sweepInterval: duration("1s").prefault(DEFAULTS.sweepInterval),
+});
+
+/** The raw file's shape. Refinements that span sections live in `load.ts`. */
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      listen: z.array(listenSchema).min(1).default(DEFAULTS.listen),
+      trustProxy: z
+        .unknown()
+        .default([])
+        .superRefine((value, ctx) => {
+          if (!Array.isArray(value)) {
+            ctx.addIssue({
+              code: "custom",
+              message: `got ${JSON.stringify(value)}; trusting every proxy (true) or a hop count lets any client forge its IP. List the proxies' CIDRs instead, such as [loopback] or [10.0.0.5/32]`,
+            });
+          }
+        })
+        .pipe(cidrList),
+    })
+    .default({ listen: DEFAULTS.listen, trustProxy: [] }),
+  store: z
+    .strictObject({
+      redis: z
+        .string()
+        .regex(/^rediss?:\/\//, "write a URL such as redis://127.0.0.1:6379/0")
+        .optional(),
+      keyPrefix: z.string().max(32).default(DEFAULTS.keyPrefix),
+    })
+    .default({ keyPrefix: DEFAULTS.keyPrefix }),
+  firewall: firewallSchema,
+  doors: z.record(z.string().regex(/^[a-z0-9_-]{1,32}$/, "name doors with a-z, 0-9, _ or -"), doorSchema),
+  users: z.record(z.string().regex(/^[a-z0-9_.-]{1,64}$/, "name users with a-z, 0-9, _, . or -"), userSchema),
+});
+
+export type RawConfig = z.infer<typeof configSchema>;
+export { BASE32, MIN_SECRET_CHARS };

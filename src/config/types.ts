@@ -1,0 +1,75 @@
+/** Transport protocol of a protected port. */
+export type Proto = "tcp" | "udp";
+
+/** One protected port, written `tcp/22` in the config. */
+export interface PortSpec {
+  readonly proto: Proto;
+  readonly port: number;
+}
+
+/** A door: a secret sequence of paths that, with a TOTP code, opens ports. */
+export interface DoorConfig {
+  readonly name: string;
+  /** Paths to GET in order; the last one answers with the challenge. */
+  readonly sequence: readonly string[];
+  /** The whole sequence must be walked within this time of its first step. */
+  readonly sequenceTimeoutMs: number;
+  /** How long an issued challenge stays redeemable. */
+  readonly challengeTimeoutMs: number;
+  readonly open: readonly PortSpec[];
+  /** How long a grant keeps the ports open for the client IP. */
+  readonly openForMs: number;
+  /** Names of users allowed through this door. */
+  readonly users: readonly string[];
+  /** CIDRs a knock must come from; empty means anywhere. */
+  readonly sources: readonly string[];
+}
+
+/** A user holding a TOTP secret. */
+export interface UserConfig {
+  readonly name: string;
+  /** RFC 4648 base32 secret, upper case, no padding. Never logged. */
+  readonly secret: string;
+  /** CIDRs this user may knock from; empty means anywhere. */
+  readonly sources: readonly string[];
+}
+
+/** One HTTP or HTTPS listener. */
+export interface ListenConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
+export type FirewallBackend = "iptables" | "ipset" | "nftables" | "command" | "log";
+
+/** Firewall adapter selection and names of webknock's own kernel objects. */
+export interface FirewallConfig {
+  readonly backend: FirewallBackend;
+  /** iptables chain (and prefix of ipset sets) that webknock owns. */
+  readonly chain: string;
+  /** nftables table (family inet) that webknock owns. */
+  readonly table: string;
+  /** argv templates for the `command` backend. */
+  readonly command?: { readonly open: readonly string[]; readonly close: readonly string[] };
+  /** How often expired grants are looked for. */
+  readonly sweepIntervalMs: number;
+}
+
+/** The validated, resolved configuration the gateway runs on. */
+export interface GatewayConfig {
+  readonly server: {
+    readonly listen: readonly ListenConfig[];
+    /** CIDRs or keywords (loopback, private, linklocal) whose X-Forwarded-For is believed. */
+    readonly trustProxy: readonly string[];
+  };
+  readonly store: {
+    /** Redis URL; undefined selects the embedded in-memory store. */
+    readonly redis?: string;
+    /** Prefix of every Redis key, so several gateways can share a database. */
+    readonly keyPrefix: string;
+  };
+  readonly firewall: FirewallConfig;
+  readonly doors: readonly DoorConfig[];
+  readonly users: ReadonlyMap<string, UserConfig>;
+}

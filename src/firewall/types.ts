@@ -1,0 +1,55 @@
+import type { PortSpec, Proto } from "../config/types.js";
+
+/** One client IP allowed to open new connections to one port until `expiresAt`. */
+export interface FirewallRule {
+  /** A validated, normalised IPv4 or IPv6 address (never IPv4-mapped). */
+  readonly ip: string;
+  readonly proto: Proto;
+  readonly port: number;
+  /** Epoch milliseconds at which the rule must be gone. */
+  readonly expiresAt: number;
+}
+
+/** Identifies a rule regardless of its expiry. */
+export type RuleKey = Pick<FirewallRule, "ip" | "proto" | "port">;
+
+/** The key used to compare rules: `ip proto/port`. */
+export const ruleKey = (rule: RuleKey): string => `${rule.ip} ${rule.proto}/${rule.port}`;
+
+/**
+ * A firewall backend. Every method is idempotent, awaits the kernel's answer, never
+ * goes through a shell, validates every value before it reaches a command, and
+ * rejects with FirewallError (or UnsafeValueError) on failure. It only ever touches
+ * the chains, sets or tables it created.
+ */
+export interface FirewallAdapter {
+  /** Backend name as written in `firewall.backend`. */
+  readonly name: string;
+
+  /**
+   * True when the kernel itself removes a rule at its expiry (ipset, nftables timeouts),
+   * so a killed gateway still closes on time; false when the sweeper must do it.
+   */
+  readonly kernelExpiry: boolean;
+
+  /**
+   * Creates webknock's own chain, set or table and the base ruleset protecting `ports`
+   * (ESTABLISHED,RELATED accept, grants, then a drop of new connections). Idempotent.
+   */
+  init(ports: readonly PortSpec[]): Promise<void>;
+
+  /**
+   * Lets `rule.ip` open new connections to the port until `rule.expiresAt`. If a rule
+   * for the same ip, proto and port exists, its expiry is replaced: never two rules.
+   */
+  open(rule: FirewallRule): Promise<void>;
+
+  /** Removes the rule for ip, proto and port if present; established connections live on. */
+  close(rule: RuleKey): Promise<void>;
+
+  /** Every grant rule webknock currently has in the kernel, with its expiry. */
+  list(): Promise<FirewallRule[]>;
+
+  /** Removes webknock's grants and base ruleset, and nothing else. */
+  flush(): Promise<void>;
+}

@@ -1,0 +1,129 @@
+import { systemClock, type Clock } from "../clock.js";
+import { grantId, type AdvanceOutcome, type AdvanceRequest, type GrantRecord, type KnockStore } from "./types.js";
+
+interface Expiring<T> {
+  value: T;
+  expiresAt: number;
+}
+
+/** Purge expired entries once per this many writes, so memory stays bounded without a timer. */
+const PURGE_EVERY_WRITES = 1024;
+
+/**
+ * The embedded store for a single gateway instance: plain Maps with expiry read
+ * from the injected clock. JavaScript runs each method body without interleaving,
+ * which gives the same atomicity the Redis store gets from Lua.
+ */
+export class MemoryStore implements KnockStore {
+  readonly kind = "memory" as const;
+  private readonly progress = new Map<string, Expiring<number>>();
+  private readonly challenges = new Map<string, Expiring<string>>();
+  private readonly totpSteps = new Map<string, Expiring<number>>();
+  private readonly grants = new Map<string, GrantRecord>();
+  private writes = 0;
+
+  constructor(private readonly now: Clock = systemClock) {}
+
+  advance(request: AdvanceRequest): Promise<AdvanceOutcome> {
+    return Promise.resolve(this.advanceNow(request));
+  }
+
+  /** Mirrors ADVANCE_SCRIPT in redis-scripts.ts step for step; the contract suite holds them equal. */
+  private advanceNow({ door, ip, step, length, sequenceTimeoutMs, challenge }: AdvanceRequest): AdvanceOutcome {
+    const key = `${door} ${ip}`;
+    const now = this.now();
+    const current = this.live(this.progress, key, now) ?? 0;
+    const issueChallenge = (): AdvanceOutcome => {
+      this.write(this.challenges, challenge.token, key, now + challenge.ttlMs);
+      return "challenge";
+    };
+    if (step === current) {
+      const entry = this.progress.get(key);
+      if (step === 0 || entry === undefined) this.write(this.progress, key, 1, now + sequenceTimeoutMs);
+      else entry.value = step + 1; // keeps the expiry set by the first step
+      return step + 1 === length ? issueChallenge() : "progress";
+    }
+    if (step + 1 === current) {
+      // A reload of the last step re-issues a challenge until the sequence times out.
+      return current === length ? issueChallenge() : "repeat";
+    }
+    if (step === 0) this.write(this.progress, key, 1, now + sequenceTimeoutMs);
+    else this.progress.delete(key);
+    return "reset";
+  }
+
+  takeChallenge(token: string, door: string, ip: string): Promise<boolean> {
+    const bound = this.live(this.challenges, token, this.now());
+    if (bound !== `${door} ${ip}`) return Promise.resolve(false);
+    this.challenges.delete(token);
+    return Promise.resolve(true);
+  }
+
+  claimTotpStep(user: string, timeStep: number, ttlMs: number): Promise<boolean> {
+    const now = this.now();
+    const last = this.live(this.totpSteps, user, now);
+    if (last !== undefined && timeStep <= last) return Promise.resolve(false);
+    this.write(this.totpSteps, user, timeStep, now + ttlMs);
+    return Promise.resolve(true);
+  }
+
+  putGrant(grant: GrantRecord): Promise<void> {
+    this.grants.set(grantId(grant.door, grant.ip), grant);
+    return Promise.resolve();
+  }
+
+  removeGrant(door: string, ip: string): Promise<GrantRecord | undefined> {
+    const id = grantId(door, ip);
+    const grant = this.grants.get(id);
+    this.grants.delete(id);
+    return Promise.resolve(grant);
+  }
+
+  listGrants(): Promise<GrantRecord[]> {
+    return Promise.resolve([...this.grants.values()].sort((a, b) => a.expiresAt - b.expiresAt));
+  }
+
+  takeExpiredGrants(now: number, limit = 1000): Promise<GrantRecord[]> {
+    const expired: GrantRecord[] = [];
+    for (const [id, grant] of this.grants) {
+      if (expired.length >= limit) break;
+      if (grant.expiresAt <= now) {
+        expired.push(grant);
+        this.grants.delete(id);
+      }
+    }
+    return Promise.resolve(expired.sort((a, b) => a.expiresAt - b.expiresAt));
+  }
+
+  ping(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Number of tracked entries of every kind; for the memory benchmark. */
+  get size(): number {
+    return this.progress.size + this.challenges.size + this.totpSteps.size + this.grants.size;
+  }
+
+  private live<T>(map: Map<string, Expiring<T>>, key: string, now: number): T | undefined {
+    const entry = map.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt > now) return entry.value;
+    map.delete(key);
+    return undefined;
+  }
+
+  private write<T>(map: Map<string, Expiring<T>>, key: string, value: T, expiresAt: number): void {
+    map.set(key, { value, expiresAt });
+    if (++this.writes % PURGE_EVERY_WRITES === 0) this.purge(this.now());
+  }
+
+  private purge(now: number): void {
+    for (const map of [this.progress, this.challenges, this.totpSteps] as Map<string, Expiring<unknown>>[]) {
+      for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key);
+    }
+  }
+}
