@@ -7,7 +7,8 @@ const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
  * Returns undefined for anything else, so the caller can report the key path.
  */
 export function parseDuration(value: unknown): number | undefined {
-  if (typeof value === "number") return Number.isFinite(value) && value > 0 ? value * 1000 : undefined;
+  if (typeof value === "number")
+    return Number.isFinite(value) && value > 0 ? value * 1000 : undefined;
   if (typeof value !== "string") return undefined;
   const match = DURATION.exec(value.trim());
   if (!match) return undefined;

@@ -17,7 +17,10 @@ const defaultSources: ConfigSources = {
 };
 
 /** Reads, parses and validates a YAML config file; throws ConfigError naming every problem. */
-export function loadConfigFile(path: string, sources: ConfigSources = defaultSources): GatewayConfig {
+export function loadConfigFile(
+  path: string,
+  sources: ConfigSources = defaultSources,
+): GatewayConfig {
   let text: string;
   try {
     text = sources.readFile(path);
@@ -29,7 +32,10 @@ export function loadConfigFile(path: string, sources: ConfigSources = defaultSou
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
     const problems = document.errors.map((e) => `${path}: ${e.message}`);
-    throw new ConfigError(`Config file ${path} is not valid YAML:\n  ${problems.join("\n  ")}`, problems);
+    throw new ConfigError(
+      `Config file ${path} is not valid YAML:\n  ${problems.join("\n  ")}`,
+      problems,
+    );
   }
   return resolveConfig(document.toJS() as unknown, sources, path);
 }
@@ -87,7 +93,7 @@ function build(data: RawConfig, sources: ConfigSources, problems: string[]): Gat
   }
   if (data.firewall.backend === "command" && data.firewall.command === undefined) {
     problems.push(
-      "firewall.command: the command backend needs open and close argv templates, such as open: [/usr/local/sbin/allow, \"%IP%\", \"%PROTO%\", \"%PORT%\", \"%SECONDS%\"]",
+      'firewall.command: the command backend needs open and close argv templates, such as open: [/usr/local/sbin/allow, "%IP%", "%PROTO%", "%PORT%", "%SECONDS%"]',
     );
   }
   return {
@@ -132,7 +138,9 @@ function readSecret(
     key = `users.${name}.secretEnv`;
     text = sources.env[user.secretEnv];
     if (text === undefined) {
-      problems.push(`${key}: environment variable ${user.secretEnv} is not set; export it before starting`);
+      problems.push(
+        `${key}: environment variable ${user.secretEnv} is not set; export it before starting`,
+      );
       return undefined;
     }
   } else {

@@ -117,8 +117,14 @@ const firewallSchema = z.strictObject({
   backend: z.enum(["iptables", "ipset", "nftables", "command", "log"], {
     error: "choose one of iptables, ipset, nftables, command, log",
   }),
-  chain: z.string().regex(KERNEL_NAME, "use letters, digits, _ or -, at most 20").default(DEFAULTS.chain),
-  table: z.string().regex(KERNEL_NAME, "use letters, digits, _ or -, at most 20").default(DEFAULTS.table),
+  chain: z
+    .string()
+    .regex(KERNEL_NAME, "use letters, digits, _ or -, at most 20")
+    .default(DEFAULTS.chain),
+  table: z
+    .string()
+    .regex(KERNEL_NAME, "use letters, digits, _ or -, at most 20")
+    .default(DEFAULTS.table),
   command: z
     .strictObject({ open: z.array(z.string()).min(1), close: z.array(z.string()).min(1) })
     .optional(),
@@ -154,8 +160,14 @@ export const configSchema = z.strictObject({
     })
     .default({ keyPrefix: DEFAULTS.keyPrefix }),
   firewall: firewallSchema,
-  doors: z.record(z.string().regex(/^[a-z0-9_-]{1,32}$/, "name doors with a-z, 0-9, _ or -"), doorSchema),
-  users: z.record(z.string().regex(/^[a-z0-9_.-]{1,64}$/, "name users with a-z, 0-9, _, . or -"), userSchema),
+  doors: z.record(
+    z.string().regex(/^[a-z0-9_-]{1,32}$/, "name doors with a-z, 0-9, _ or -"),
+    doorSchema,
+  ),
+  users: z.record(
+    z.string().regex(/^[a-z0-9_.-]{1,64}$/, "name users with a-z, 0-9, _, . or -"),
+    userSchema,
+  ),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

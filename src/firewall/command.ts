@@ -31,7 +31,8 @@ export interface ExecaRunnerOptions {
 export function createExecaRunner(options: ExecaRunnerOptions = {}): CommandRunner {
   const { netns, timeoutMs = 10_000 } = options;
   return async (file, args, { input } = {}) => {
-    const [bin, argv] = netns === undefined ? [file, [...args]] : ["ip", ["netns", "exec", netns, file, ...args]];
+    const [bin, argv] =
+      netns === undefined ? [file, [...args]] : ["ip", ["netns", "exec", netns, file, ...args]];
     try {
       const result = await execa(bin, argv, {
         reject: false,

@@ -11,7 +11,8 @@ export function assertIp(ip: unknown): string {
   if (typeof ip !== "string" || ip.startsWith("-") || isIP(ip) === 0 || ip.includes("%")) {
     throw new UnsafeValueError("IP address", ip);
   }
-  if (/^::ffff:/i.test(ip)) throw new UnsafeValueError("IPv4-mapped address (normalise it first)", ip);
+  if (/^::ffff:/i.test(ip))
+    throw new UnsafeValueError("IPv4-mapped address (normalise it first)", ip);
   return ip;
 }
 
@@ -31,7 +32,12 @@ export function assertProto(proto: unknown): Proto {
 
 /** Whole seconds from 1 to ten years: what timeout options and comments accept. */
 export function assertSeconds(seconds: unknown): number {
-  if (typeof seconds !== "number" || !Number.isInteger(seconds) || seconds < 1 || seconds > 315_360_000) {
+  if (
+    typeof seconds !== "number" ||
+    !Number.isInteger(seconds) ||
+    seconds < 1 ||
+    seconds > 315_360_000
+  ) {
     throw new UnsafeValueError("timeout in seconds", seconds);
   }
   return seconds;
@@ -44,7 +50,11 @@ export function assertRuleKey(rule: RuleKey): RuleKey {
 
 /** Validates a whole rule, including a finite expiry. */
 export function assertRule(rule: FirewallRule): FirewallRule {
-  if (typeof rule.expiresAt !== "number" || !Number.isFinite(rule.expiresAt) || rule.expiresAt <= 0) {
+  if (
+    typeof rule.expiresAt !== "number" ||
+    !Number.isFinite(rule.expiresAt) ||
+    rule.expiresAt <= 0
+  ) {
     throw new UnsafeValueError("expiry", rule.expiresAt);
   }
   return { ...assertRuleKey(rule), expiresAt: Math.round(rule.expiresAt) };

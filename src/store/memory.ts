@@ -1,5 +1,11 @@
 import { systemClock, type Clock } from "../clock.js";
-import { grantId, type AdvanceOutcome, type AdvanceRequest, type GrantRecord, type KnockStore } from "./types.js";
+import {
+  grantId,
+  type AdvanceOutcome,
+  type AdvanceRequest,
+  type GrantRecord,
+  type KnockStore,
+} from "./types.js";
 
 interface Expiring<T> {
   value: T;
@@ -29,7 +35,14 @@ export class MemoryStore implements KnockStore {
   }
 
   /** Mirrors ADVANCE_SCRIPT in redis-scripts.ts step for step; the contract suite holds them equal. */
-  private advanceNow({ door, ip, step, length, sequenceTimeoutMs, challenge }: AdvanceRequest): AdvanceOutcome {
+  private advanceNow({
+    door,
+    ip,
+    step,
+    length,
+    sequenceTimeoutMs,
+    challenge,
+  }: AdvanceRequest): AdvanceOutcome {
     const key = `${door} ${ip}`;
     const now = this.now();
     const current = this.live(this.progress, key, now) ?? 0;
@@ -39,7 +52,8 @@ export class MemoryStore implements KnockStore {
     };
     if (step === current) {
       const entry = this.progress.get(key);
-      if (step === 0 || entry === undefined) this.write(this.progress, key, 1, now + sequenceTimeoutMs);
+      if (step === 0 || entry === undefined)
+        this.write(this.progress, key, 1, now + sequenceTimeoutMs);
       else entry.value = step + 1; // keeps the expiry set by the first step
       return step + 1 === length ? issueChallenge() : "progress";
     }
@@ -122,7 +136,10 @@ export class MemoryStore implements KnockStore {
   }
 
   private purge(now: number): void {
-    for (const map of [this.progress, this.challenges, this.totpSteps] as Map<string, Expiring<unknown>>[]) {
+    for (const map of [this.progress, this.challenges, this.totpSteps] as Map<
+      string,
+      Expiring<unknown>
+    >[]) {
       for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key);
     }
   }

@@ -9,7 +9,13 @@ import {
   TAKE_CHALLENGE_SCRIPT,
   TAKE_EXPIRED_SCRIPT,
 } from "./redis-scripts.js";
-import { grantId, type AdvanceOutcome, type AdvanceRequest, type GrantRecord, type KnockStore } from "./types.js";
+import {
+  grantId,
+  type AdvanceOutcome,
+  type AdvanceRequest,
+  type GrantRecord,
+  type KnockStore,
+} from "./types.js";
 
 const OUTCOMES: readonly AdvanceOutcome[] = ["progress", "repeat", "reset", "challenge"];
 
@@ -18,7 +24,11 @@ const GRANT_RECORD_GRACE_MS = 24 * 3_600_000;
 
 /** The custom commands `defineCommand` adds to the client. */
 interface ScriptedRedis extends Redis {
-  wkAdvance(progressKey: string, challengeKey: string, ...argv: (string | number)[]): Promise<number>;
+  wkAdvance(
+    progressKey: string,
+    challengeKey: string,
+    ...argv: (string | number)[]
+  ): Promise<number>;
   wkTakeChallenge(key: string, binding: string): Promise<number>;
   wkClaimTotp(key: string, step: number, ttlMs: number): Promise<number>;
   wkPutGrant(hash: string, zset: string, ...argv: (string | number)[]): Promise<number>;
@@ -81,7 +91,8 @@ export class RedisStore implements KnockStore {
       ),
     );
     const outcome = OUTCOMES[code];
-    if (outcome === undefined) throw new StoreUnavailableError(new Error(`advance returned ${code}`));
+    if (outcome === undefined)
+      throw new StoreUnavailableError(new Error(`advance returned ${code}`));
     return outcome;
   }
 
@@ -93,7 +104,11 @@ export class RedisStore implements KnockStore {
   }
 
   async claimTotpStep(user: string, timeStep: number, ttlMs: number): Promise<boolean> {
-    return (await this.call(() => this.redis.wkClaimTotp(`${this.prefix}t:${user}`, timeStep, ttlMs))) === 1;
+    return (
+      (await this.call(() =>
+        this.redis.wkClaimTotp(`${this.prefix}t:${user}`, timeStep, ttlMs),
+      )) === 1
+    );
   }
 
   async putGrant(grant: GrantRecord): Promise<void> {
@@ -110,14 +125,18 @@ export class RedisStore implements KnockStore {
   }
 
   async removeGrant(door: string, ip: string): Promise<GrantRecord | undefined> {
-    const json = await this.call(() => this.redis.wkRemoveGrant(...this.grantKeys(), grantId(door, ip)));
+    const json = await this.call(() =>
+      this.redis.wkRemoveGrant(...this.grantKeys(), grantId(door, ip)),
+    );
     return json === null ? undefined : (JSON.parse(json) as GrantRecord);
   }
 
   async listGrants(): Promise<GrantRecord[]> {
     const [hash] = this.grantKeys();
     const values = await this.call(() => this.redis.hvals(hash));
-    return values.map((json) => JSON.parse(json) as GrantRecord).sort((a, b) => a.expiresAt - b.expiresAt);
+    return values
+      .map((json) => JSON.parse(json) as GrantRecord)
+      .sort((a, b) => a.expiresAt - b.expiresAt);
   }
 
   async takeExpiredGrants(now: number, limit = 1000): Promise<GrantRecord[]> {

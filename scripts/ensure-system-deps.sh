@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests drive for real, if any is missing:
+# redis-server, the firewall tools, iproute2 for network namespaces, oathtool, chromium.
+set -euo pipefail
+declare -A need=(
+  [redis-server]=redis-server [iptables]=iptables [ipset]=ipset [nft]=nftables
+  [ip]=iproute2 [conntrack]=conntrack [oathtool]=oathtool [chromium]=chromium
+)
+missing=()
+for bin in "${!need[@]}"; do
+  command -v "$bin" >/dev/null 2>&1 || missing+=("${need[$bin]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "webknock: installing ${missing[*]} (apt-get)..." >&2
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "webknock: need root to install ${missing[*]}; run as root or install them first." >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+# The packaged redis-server service is not used (tests start their own on a private port).

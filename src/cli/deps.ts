@@ -1,0 +1,14 @@
+import type { Clock } from "../clock.js";
+
+/** A place to print to; `process.stdout` fits, and so does a string collector in tests. */
+export interface Output {
+  write(text: string): unknown;
+}
+
+/** Everything the CLI touches in the outside world, injected so tests can drive it. */
+export interface CliDeps {
+  readonly stdout: Output;
+  readonly stderr: Output;
+  readonly env: NodeJS.ProcessEnv;
+  readonly now: Clock;
+}

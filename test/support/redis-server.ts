@@ -1,0 +1,75 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createConnection } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** A real redis-server on a private loopback port, owned by a test. */
+export interface RedisServerHandle {
+  readonly port: number;
+  readonly url: string;
+  readonly process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `redis-server` on 127.0.0.1:port with no persistence; waits until it answers PING. */
+export async function startRedisServer(port: number): Promise<RedisServerHandle> {
+  const dir = mkdtempSync(join(tmpdir(), "webknock-redis-"));
+  const child = spawn(
+    "redis-server",
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      dir,
+    ],
+    { stdio: "ignore" },
+  );
+  const deadline = Date.now() + 10_000;
+  for (let attempt = 0; attempt < 200 && Date.now() < deadline; attempt++) {
+    if (child.exitCode !== null) break;
+    if (await answersPing(port)) {
+      return {
+        port,
+        url: `redis://127.0.0.1:${port}`,
+        process: child,
+        stop: async () => {
+          if (child.exitCode === null) {
+            child.kill("SIGCONT");
+            child.kill("SIGKILL");
+            await new Promise((resolve) => child.once("exit", resolve));
+          }
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.kill("SIGKILL");
+  throw new Error(
+    `redis-server did not start on port ${port}; is it installed (apt-get install redis-server)?`,
+  );
+}
+
+function answersPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: "127.0.0.1", port });
+    socket.setTimeout(500);
+    socket.once("connect", () => socket.write("PING\r\n"));
+    socket.once("data", (data) => {
+      socket.destroy();
+      resolve(data.toString().startsWith("+PONG"));
+    });
+    socket.once("error", () => resolve(false));
+    socket.once("timeout", () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
