@@ -1,4 +1,5 @@
-import type { Clock } from "../clock.js";
+import { readFileSync } from "node:fs";
+import { systemClock, type Clock } from "../clock.js";
 
 /** A place to print to; `process.stdout` fits, and so does a string collector in tests. */
 export interface Output {
@@ -11,4 +12,16 @@ export interface CliDeps {
   readonly stderr: Output;
   readonly env: NodeJS.ProcessEnv;
   readonly now: Clock;
+  readonly readFile: (path: string) => string;
+}
+
+/** The real process's dependencies. */
+export function processDeps(): CliDeps {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    now: systemClock,
+    readFile: (path) => readFileSync(path, "utf8"),
+  };
 }

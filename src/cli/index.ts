@@ -1,0 +1,44 @@
+import { Command, CommanderError } from "commander";
+import { ConfigError, WebknockError } from "../errors.js";
+import { registerConfigCommands } from "./commands/config.js";
+import { CliUsageError, EXIT, ExitError } from "./config-option.js";
+import type { CliDeps } from "./deps.js";
+
+/** Each command group registers itself; adding a group is one line here. */
+const COMMAND_GROUPS: readonly ((program: Command, deps: CliDeps) => void)[] = [
+  registerConfigCommands,
+];
+
+/** Builds the CLI over injected dependencies (otplib-cli style), so tests drive it in-process. */
+export function createCli(deps: CliDeps): Command {
+  const program = new Command("webknock")
+    .description(
+      "Webknocking gateway: secret URL paths plus a TOTP code open a firewall port for one IP.",
+    )
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => deps.stdout.write(s),
+      writeErr: (s) => deps.stderr.write(s),
+    });
+  for (const register of COMMAND_GROUPS) register(program, deps);
+  return program;
+}
+
+/** Runs the CLI and maps every failure to a clear message and a distinct exit code. */
+export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
+  try {
+    await createCli(deps).parseAsync([...argv], { from: "user" });
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (error instanceof CliUsageError || error instanceof ConfigError) {
+      deps.stderr.write(`webknock: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof ExitError) return error.exitCode;
+    const message =
+      error instanceof WebknockError ? error.message : String((error as Error).stack ?? error);
+    deps.stderr.write(`webknock: ${message}\n`);
+    return EXIT.error;
+  }
+}
