@@ -150,7 +150,9 @@ export class RedisStore implements KnockStore {
 
   async close(): Promise<void> {
     if (this.redis.status === "end") return;
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await this.redis.quit().catch(() => {
+      this.redis.disconnect();
+    });
   }
 
   private grantKeys(): [string, string] {
