@@ -75,6 +75,12 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     store,
     firewall,
     async start() {
+      if (store instanceof RedisStore) {
+        // Start even when Redis is down: knocks fail closed (503) until it is back.
+        await store.connect().catch((error: unknown) => {
+          log.error({ err: error }, "Redis is not reachable yet; knocks fail closed until it is");
+        });
+      }
       await grants.start(config.firewall.sweepIntervalMs);
       const urls: string[] = [];
       for (const listen of config.server.listen) {

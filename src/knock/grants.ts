@@ -78,7 +78,10 @@ export class GrantManager {
         closed++;
       }
     }
-    await this.sweep();
+    // The kernel part above needs no store; a store outage must not stop it.
+    await this.sweep().catch((error: unknown) => {
+      this.log.error({ err: error }, "sweep at reconcile failed; the sweeper retries");
+    });
     return { closed, live: rules.length - closed };
   }
 
