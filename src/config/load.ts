@@ -96,6 +96,12 @@ function build(data: RawConfig, sources: ConfigSources, problems: string[]): Gat
       'firewall.command: the command backend needs open and close argv templates, such as open: [/usr/local/sbin/allow, "%IP%", "%PROTO%", "%PORT%", "%SECONDS%"]',
     );
   }
+  const { limits } = data;
+  if (limits.maxLockout < limits.lockout) {
+    problems.push(
+      `limits.maxLockout: ${limits.maxLockout} ms is shorter than limits.lockout (${limits.lockout} ms); make it at least as long`,
+    );
+  }
   return {
     server: { listen: data.server.listen, trustProxy: data.server.trustProxy },
     store: { redis: data.store.redis, keyPrefix: data.store.keyPrefix },
@@ -108,6 +114,20 @@ function build(data: RawConfig, sources: ConfigSources, problems: string[]): Gat
     },
     doors,
     users,
+    limits: {
+      maxFailures: limits.maxFailures,
+      failureWindowMs: limits.failureWindow,
+      // Lockouts are kept in whole seconds (the rate limiter's unit), never below one.
+      lockoutMs: Math.max(1000, Math.ceil(limits.lockout / 1000) * 1000),
+      maxLockoutMs: Math.max(1000, Math.ceil(limits.maxLockout / 1000) * 1000),
+      lockoutMemoryMs: limits.lockoutMemory,
+      scanner: {
+        distinctPaths: limits.scanner.distinctPaths,
+        windowMs: limits.scanner.window,
+        banMs: limits.scanner.ban,
+        trackedIps: limits.scanner.trackedIps,
+      },
+    },
   };
 }
 

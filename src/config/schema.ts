@@ -16,6 +16,30 @@ export const DEFAULTS = Object.freeze({
   chain: "WEBKNOCK",
   table: "webknock",
   listen: [{ host: "127.0.0.1", port: 8080 }],
+  /**
+   * Consecutive failed codes before a user or IP is locked out. NIST SP 800-63B 5.2.2
+   * caps this at 100; with 6 digits and 2 valid codes per attempt, 5 tries per lockout
+   * give an attacker odds of 1e-5 per lockout, and the lockout doubles each time.
+   */
+  maxFailures: 5,
+  /** Failures older than this are forgotten even without a success. */
+  failureWindow: "15m",
+  /** The first lockout; each further one within lockoutMemory doubles it. */
+  lockout: "1m",
+  /** Upper bound of the doubling: a day of lockouts costs an attacker about 24 x 5 guesses. */
+  maxLockout: "1h",
+  /** Lockouts are counted (for doubling) over this period. */
+  lockoutMemory: "24h",
+  /**
+   * A client asking for this many distinct unknown paths within scannerWindow is a
+   * scanner (a browser asks for a few; dirbuster-style tools for hundreds a second).
+   */
+  scannerDistinctPaths: 20,
+  scannerWindow: "10s",
+  /** How long a scanner's knocks are ignored, on every gateway sharing the store. */
+  scannerBan: "1h",
+  /** IPs the in-process scanner counter tracks at once (about 80 bytes each). */
+  scannerTrackedIps: 10_000,
 });
 
 /** Kernel object names: iptables allows 28 chars; keep them plain so they never need quoting. */
@@ -131,6 +155,37 @@ const firewallSchema = z.strictObject({
   sweepInterval: duration("1s").prefault(DEFAULTS.sweepInterval),
 });
 
+const limitsSchema = z.strictObject({
+  maxFailures: z
+    .number()
+    .int()
+    .min(1, "allow at least 1 attempt")
+    .max(100, "NIST SP 800-63B allows at most 100 consecutive failures; 5 to 10 is usual")
+    .default(DEFAULTS.maxFailures),
+  failureWindow: duration("15m").prefault(DEFAULTS.failureWindow),
+  lockout: duration("1m").prefault(DEFAULTS.lockout),
+  maxLockout: duration("1h").prefault(DEFAULTS.maxLockout),
+  lockoutMemory: duration("24h").prefault(DEFAULTS.lockoutMemory),
+  scanner: z
+    .strictObject({
+      distinctPaths: z
+        .number()
+        .int()
+        .min(2, "write a number from 2 to 64")
+        .max(64, "write a number from 2 to 64: the counter tells apart about 64 paths")
+        .default(DEFAULTS.scannerDistinctPaths),
+      window: duration("10s").prefault(DEFAULTS.scannerWindow),
+      ban: duration("1h").prefault(DEFAULTS.scannerBan),
+      trackedIps: z
+        .number()
+        .int()
+        .min(16)
+        .max(1_000_000, "at most 1000000 (about 80 MB)")
+        .default(DEFAULTS.scannerTrackedIps),
+    })
+    .prefault({}),
+});
+
 /** The raw file's shape. Refinements that span sections live in `load.ts`. */
 export const configSchema = z.strictObject({
   server: z
@@ -168,6 +223,7 @@ export const configSchema = z.strictObject({
     z.string().regex(/^[a-z0-9_.-]{1,64}$/, "name users with a-z, 0-9, _, . or -"),
     userSchema,
   ),
+  limits: limitsSchema.prefault({}),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

@@ -56,6 +56,28 @@ export interface FirewallConfig {
   readonly sweepIntervalMs: number;
 }
 
+/** Brute-force and scanner defences (src/defences); every duration in milliseconds. */
+export interface LimitsConfig {
+  /** Consecutive failed codes before the user (on every IP) or the IP is locked out. */
+  readonly maxFailures: number;
+  /** Failures are forgotten this long after the first one. */
+  readonly failureWindowMs: number;
+  /** The first lockout; it doubles with each further lockout, up to maxLockoutMs. */
+  readonly lockoutMs: number;
+  readonly maxLockoutMs: number;
+  /** Lockouts are remembered this long for the doubling. */
+  readonly lockoutMemoryMs: number;
+  readonly scanner: {
+    /** Distinct unknown paths within windowMs that mark an IP as a scanner. */
+    readonly distinctPaths: number;
+    readonly windowMs: number;
+    /** How long a scanner's knocks are ignored. */
+    readonly banMs: number;
+    /** Bound on the IPs counted in memory at once. */
+    readonly trackedIps: number;
+  };
+}
+
 /** The validated, resolved configuration the gateway runs on. */
 export interface GatewayConfig {
   readonly server: {
@@ -72,4 +94,5 @@ export interface GatewayConfig {
   readonly firewall: FirewallConfig;
   readonly doors: readonly DoorConfig[];
   readonly users: ReadonlyMap<string, UserConfig>;
+  readonly limits: LimitsConfig;
 }

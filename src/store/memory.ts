@@ -3,6 +3,7 @@ import {
   grantId,
   type AdvanceOutcome,
   type AdvanceRequest,
+  type BanRecord,
   type GrantRecord,
   type KnockStore,
 } from "./types.js";
@@ -26,6 +27,7 @@ export class MemoryStore implements KnockStore {
   private readonly challenges = new Map<string, Expiring<string>>();
   private readonly totpSteps = new Map<string, Expiring<number>>();
   private readonly grants = new Map<string, GrantRecord>();
+  private readonly bans = new Map<string, Expiring<string>>();
   private writes = 0;
 
   constructor(private readonly now: Clock = systemClock) {}
@@ -45,6 +47,7 @@ export class MemoryStore implements KnockStore {
   }: AdvanceRequest): AdvanceOutcome {
     const key = `${door} ${ip}`;
     const now = this.now();
+    if (this.live(this.bans, ip, now) !== undefined) return "banned";
     const current = this.live(this.progress, key, now) ?? 0;
     const issueChallenge = (): AdvanceOutcome => {
       this.write(this.challenges, challenge.token, key, now + challenge.ttlMs);
@@ -64,6 +67,33 @@ export class MemoryStore implements KnockStore {
     if (step === 0) this.write(this.progress, key, 1, now + sequenceTimeoutMs);
     else this.progress.delete(key);
     return "reset";
+  }
+
+  ban(ip: string, ms: number, reason: string): Promise<void> {
+    const now = this.now();
+    const existing = this.live(this.bans, ip, now);
+    const until = now + ms;
+    if (existing === undefined || (this.bans.get(ip)?.expiresAt ?? 0) < until)
+      this.write(this.bans, ip, reason, until);
+    return Promise.resolve();
+  }
+
+  isBanned(ip: string): Promise<boolean> {
+    return Promise.resolve(this.live(this.bans, ip, this.now()) !== undefined);
+  }
+
+  listBans(): Promise<BanRecord[]> {
+    const now = this.now();
+    const bans: BanRecord[] = [];
+    for (const [ip, entry] of this.bans)
+      if (entry.expiresAt > now) bans.push({ ip, until: entry.expiresAt, reason: entry.value });
+    return Promise.resolve(bans.sort((a, b) => a.until - b.until));
+  }
+
+  unban(ip: string): Promise<boolean> {
+    const live = this.live(this.bans, ip, this.now()) !== undefined;
+    this.bans.delete(ip);
+    return Promise.resolve(live);
   }
 
   takeChallenge(token: string, door: string, ip: string): Promise<boolean> {
@@ -119,7 +149,13 @@ export class MemoryStore implements KnockStore {
 
   /** Number of tracked entries of every kind; for the memory benchmark. */
   get size(): number {
-    return this.progress.size + this.challenges.size + this.totpSteps.size + this.grants.size;
+    return (
+      this.progress.size +
+      this.challenges.size +
+      this.totpSteps.size +
+      this.grants.size +
+      this.bans.size
+    );
   }
 
   private live<T>(map: Map<string, Expiring<T>>, key: string, now: number): T | undefined {
@@ -136,7 +172,7 @@ export class MemoryStore implements KnockStore {
   }
 
   private purge(now: number): void {
-    for (const map of [this.progress, this.challenges, this.totpSteps] as Map<
+    for (const map of [this.progress, this.challenges, this.totpSteps, this.bans] as Map<
       string,
       Expiring<unknown>
     >[]) {

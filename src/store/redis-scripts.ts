@@ -4,11 +4,15 @@
  */
 
 /**
- * KEYS[1] progress key, KEYS[2] challenge key.
+ * KEYS[1] progress key, KEYS[2] challenge key, KEYS[3] the IP's ban key.
  * ARGV: step, length, sequenceTimeoutMs, challengeTtlMs, binding ("door ip").
- * Returns 0 progress, 1 repeat, 2 reset, 3 challenge. Mirrors MemoryStore.advanceNow.
+ * Returns 0 progress, 1 repeat, 2 reset, 3 challenge, 4 banned. Mirrors MemoryStore.advanceNow.
+ * The ban check lives here so a knock step stays one round trip.
  */
 export const ADVANCE_SCRIPT = `
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return 4
+end
 local step = tonumber(ARGV[1])
 local len = tonumber(ARGV[2])
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -97,4 +101,44 @@ for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[2], id)
 end
 return out
+`;
+
+/**
+ * KEYS[1] the IP's ban key, KEYS[2] ban index (zset ip -> until).
+ * ARGV: ip, until (epoch ms), reason, now. Keeps the later of an existing and the new expiry;
+ * drops expired index entries, and the index expires with its last ban.
+ */
+export const BAN_SCRIPT = `
+local old = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if old and redis.call('EXISTS', KEYS[1]) == 1 and tonumber(old) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[3], 'PXAT', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[2], last[2])
+return 1
+`;
+
+/** KEYS[1] ban index; ARGV: now, key prefix of ban keys. Returns {ip, until, reason, ...}. */
+export const LIST_BANS_SCRIPT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local rows = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local out = {}
+for i = 1, #rows, 2 do
+  local reason = redis.call('GET', ARGV[2] .. rows[i])
+  if reason then
+    out[#out + 1] = rows[i]
+    out[#out + 1] = rows[i + 1]
+    out[#out + 1] = reason
+  end
+end
+return out
+`;
+
+/** KEYS[1] the IP's ban key, KEYS[2] ban index; ARGV[1] ip. Returns 1 if a live ban was lifted. */
+export const UNBAN_SCRIPT = `
+redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('DEL', KEYS[1])
 `;

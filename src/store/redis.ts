@@ -3,6 +3,9 @@ import { StoreUnavailableError } from "../errors.js";
 import { systemClock, type Clock } from "../clock.js";
 import {
   ADVANCE_SCRIPT,
+  BAN_SCRIPT,
+  LIST_BANS_SCRIPT,
+  UNBAN_SCRIPT,
   CLAIM_TOTP_SCRIPT,
   PUT_GRANT_SCRIPT,
   REMOVE_GRANT_SCRIPT,
@@ -13,11 +16,12 @@ import {
   grantId,
   type AdvanceOutcome,
   type AdvanceRequest,
+  type BanRecord,
   type GrantRecord,
   type KnockStore,
 } from "./types.js";
 
-const OUTCOMES: readonly AdvanceOutcome[] = ["progress", "repeat", "reset", "challenge"];
+const OUTCOMES: readonly AdvanceOutcome[] = ["progress", "repeat", "reset", "challenge", "banned"];
 
 /** Grant records outlive their expiry this long, so a sweeper that was down can still close them. */
 const GRANT_RECORD_GRACE_MS = 24 * 3_600_000;
@@ -27,8 +31,12 @@ interface ScriptedRedis extends Redis {
   wkAdvance(
     progressKey: string,
     challengeKey: string,
+    banKey: string,
     ...argv: (string | number)[]
   ): Promise<number>;
+  wkBan(banKey: string, index: string, ...argv: (string | number)[]): Promise<number>;
+  wkListBans(index: string, now: number, banPrefix: string): Promise<string[]>;
+  wkUnban(banKey: string, index: string, ip: string): Promise<number>;
   wkTakeChallenge(key: string, binding: string): Promise<number>;
   wkClaimTotp(key: string, step: number, ttlMs: number): Promise<number>;
   wkPutGrant(hash: string, zset: string, ...argv: (string | number)[]): Promise<number>;
@@ -64,7 +72,10 @@ export class RedisStore implements KnockStore {
     private readonly prefix = "wk:",
     private readonly now: Clock = systemClock,
   ) {
-    client.defineCommand("wkAdvance", { numberOfKeys: 2, lua: ADVANCE_SCRIPT });
+    client.defineCommand("wkAdvance", { numberOfKeys: 3, lua: ADVANCE_SCRIPT });
+    client.defineCommand("wkBan", { numberOfKeys: 2, lua: BAN_SCRIPT });
+    client.defineCommand("wkListBans", { numberOfKeys: 1, lua: LIST_BANS_SCRIPT });
+    client.defineCommand("wkUnban", { numberOfKeys: 2, lua: UNBAN_SCRIPT });
     client.defineCommand("wkTakeChallenge", { numberOfKeys: 1, lua: TAKE_CHALLENGE_SCRIPT });
     client.defineCommand("wkClaimTotp", { numberOfKeys: 1, lua: CLAIM_TOTP_SCRIPT });
     client.defineCommand("wkPutGrant", { numberOfKeys: 2, lua: PUT_GRANT_SCRIPT });
@@ -106,6 +117,7 @@ export class RedisStore implements KnockStore {
       this.redis.wkAdvance(
         `${this.prefix}p:${r.door}:${r.ip}`,
         `${this.prefix}c:${r.challenge.token}`,
+        `${this.prefix}b:${r.ip}`,
         r.step,
         r.length,
         r.sequenceTimeoutMs,
@@ -117,6 +129,35 @@ export class RedisStore implements KnockStore {
     if (outcome === undefined)
       throw new StoreUnavailableError(new Error(`advance returned ${code}`));
     return outcome;
+  }
+
+  async ban(ip: string, ms: number, reason: string): Promise<void> {
+    const now = this.now();
+    await this.call(() =>
+      this.redis.wkBan(`${this.prefix}b:${ip}`, `${this.prefix}bans`, ip, now + ms, reason, now),
+    );
+  }
+
+  async isBanned(ip: string): Promise<boolean> {
+    return (await this.call(() => this.redis.exists(`${this.prefix}b:${ip}`))) === 1;
+  }
+
+  async listBans(): Promise<BanRecord[]> {
+    const rows = await this.call(() =>
+      this.redis.wkListBans(`${this.prefix}bans`, this.now(), `${this.prefix}b:`),
+    );
+    const bans: BanRecord[] = [];
+    for (let i = 0; i + 2 < rows.length; i += 3) {
+      bans.push({ ip: rows[i] ?? "", until: Number(rows[i + 1]), reason: rows[i + 2] ?? "" });
+    }
+    return bans;
+  }
+
+  async unban(ip: string): Promise<boolean> {
+    const removed = await this.call(() =>
+      this.redis.wkUnban(`${this.prefix}b:${ip}`, `${this.prefix}bans`, ip),
+    );
+    return removed === 1;
   }
 
   async takeChallenge(token: string, door: string, ip: string): Promise<boolean> {

@@ -9,7 +9,9 @@ export type AdvanceOutcome =
   /** Out of order: progress was cleared (or restarted, if this was the first step). */
   | "reset"
   /** The sequence is complete: the challenge token given was stored and may be issued. */
-  | "challenge";
+  | "challenge"
+  /** The client IP is banned (a scanner): nothing was read or changed but the ban. */
+  | "banned";
 
 /** One knock step, as the engine hands it to the store. */
 export interface AdvanceRequest {
@@ -37,6 +39,14 @@ export interface GrantRecord {
   readonly expiresAt: number;
 }
 
+/** A client IP whose knocks are ignored until `until` (epoch ms). */
+export interface BanRecord {
+  readonly ip: string;
+  readonly until: number;
+  /** Why, for the admin listing: "scanner", "admin", ... */
+  readonly reason: string;
+}
+
 /** The identity of a grant: at most one live grant exists per door and client IP. */
 export const grantId = (door: string, ip: string): string => `${door} ${ip}`;
 
@@ -49,8 +59,26 @@ export interface KnockStore {
   /** Human-readable kind for logs and health: "memory" or "redis". */
   readonly kind: "memory" | "redis";
 
-  /** Applies one knock step to the client's progress on a door; one round trip. */
+  /**
+   * Applies one knock step to the client's progress on a door; one round trip, which
+   * also checks the client's ban: a banned IP gets "banned" and its progress is untouched.
+   */
   advance(request: AdvanceRequest): Promise<AdvanceOutcome>;
+
+  /**
+   * Bans an IP's knocks for `ms` on every gateway sharing the store. A ban never
+   * shortens an existing one: the later expiry (and its reason) wins.
+   */
+  ban(ip: string, ms: number, reason: string): Promise<void>;
+
+  /** True while the IP is banned. */
+  isBanned(ip: string): Promise<boolean>;
+
+  /** Live bans, soonest expiry first (for the admin API). */
+  listBans(): Promise<BanRecord[]>;
+
+  /** Lifts a ban at once; true if there was a live one. */
+  unban(ip: string): Promise<boolean>;
 
   /**
    * Consumes a challenge if, and only if, it is live and bound to this door and IP.

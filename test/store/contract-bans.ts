@@ -1,0 +1,56 @@
+import { expect, it } from "vitest";
+import type { AdvanceRequest } from "../../src/store/types.js";
+import type { StoreHarness } from "./contract.js";
+
+const step = (index: number, ip: string): AdvanceRequest => ({
+  door: "ssh",
+  ip,
+  step: index,
+  length: 2,
+  sequenceTimeoutMs: 5000,
+  challenge: { token: `ban-${ip}-${index}`, ttlMs: 5000 },
+});
+
+/**
+ * Bans (scanner defence): part of the KnockStore contract, called from
+ * describeStoreContract so every store runs it. `harness` is read per test.
+ */
+export function describeBanContract(harness: () => StoreHarness): void {
+  it("ignores a banned IP's knocks without touching its progress, and only that IP's", async () => {
+    const { store } = harness();
+    expect(await store.advance(step(0, "203.0.113.50"))).toBe("progress");
+    await store.ban("203.0.113.50", 5000, "scanner");
+    expect(await store.isBanned("203.0.113.50")).toBe(true);
+    expect(await store.isBanned("203.0.113.51")).toBe(false);
+    expect(await store.advance(step(1, "203.0.113.50"))).toBe("banned");
+    expect(await store.advance(step(0, "203.0.113.51"))).toBe("progress");
+    expect(await store.unban("203.0.113.50")).toBe(true);
+    expect(await store.unban("203.0.113.50")).toBe(false);
+    // Progress made before the ban survived it.
+    expect(await store.advance(step(1, "203.0.113.50"))).toBe("challenge");
+  });
+
+  it("lists live bans soonest first with reason, and never shortens a ban", async () => {
+    const h = harness();
+    const now = h.now();
+    await h.store.ban("2001:db8::7", 5000, "scanner");
+    await h.store.ban("203.0.113.52", 3000, "admin");
+    await h.store.ban("2001:db8::7", 1000, "shorter"); // ignored: the later expiry wins
+    const bans = await h.store.listBans();
+    expect(bans.map((b) => [b.ip, b.reason])).toEqual([
+      ["203.0.113.52", "admin"],
+      ["2001:db8::7", "scanner"],
+    ]);
+    expect(bans[1]?.until).toBeGreaterThanOrEqual(now + 5000);
+    expect(bans[1]?.until).toBeLessThan(now + 5000 + 1000);
+  });
+
+  it("lets a ban expire by itself", async () => {
+    const h = harness();
+    await h.store.ban("203.0.113.53", 200, "scanner");
+    await h.advanceTime(300);
+    expect(await h.store.isBanned("203.0.113.53")).toBe(false);
+    expect(await h.store.listBans()).toEqual([]);
+    expect(await h.store.advance(step(0, "203.0.113.53"))).toBe("progress");
+  });
+}
