@@ -34,7 +34,10 @@ const grant = (ip: string, expiresAt: number, door = "ssh"): GrantRecord => ({
  * The behaviour every KnockStore must have, written once and run against each
  * implementation (MemoryStore, and RedisStore against a real redis-server).
  */
-export function describeStoreContract(name: string, createHarness: () => Promise<StoreHarness>): void {
+export function describeStoreContract(
+  name: string,
+  createHarness: () => Promise<StoreHarness>,
+): void {
   describe(`KnockStore contract: ${name}`, () => {
     let h: StoreHarness;
     beforeEach(async () => {
@@ -47,7 +50,9 @@ export function describeStoreContract(name: string, createHarness: () => Promise
     it("walks a sequence in order and issues the challenge on the last step", async () => {
       expect(await h.store.advance(request(0))).toBe("progress");
       expect(await h.store.advance(request(1))).toBe("progress");
-      expect(await h.store.advance(request(2, { challenge: { token: "abc", ttlMs: 400 } }))).toBe("challenge");
+      expect(await h.store.advance(request(2, { challenge: { token: "abc", ttlMs: 400 } }))).toBe(
+        "challenge",
+      );
       expect(await h.store.takeChallenge("abc", "ssh", "203.0.113.7")).toBe(true);
     });
 
@@ -62,8 +67,12 @@ export function describeStoreContract(name: string, createHarness: () => Promise
     it("re-issues a challenge when the last step is reloaded", async () => {
       await h.store.advance(request(0));
       await h.store.advance(request(1));
-      expect(await h.store.advance(request(2, { challenge: { token: "one", ttlMs: 400 } }))).toBe("challenge");
-      expect(await h.store.advance(request(2, { challenge: { token: "two", ttlMs: 400 } }))).toBe("challenge");
+      expect(await h.store.advance(request(2, { challenge: { token: "one", ttlMs: 400 } }))).toBe(
+        "challenge",
+      );
+      expect(await h.store.advance(request(2, { challenge: { token: "two", ttlMs: 400 } }))).toBe(
+        "challenge",
+      );
       expect(await h.store.takeChallenge("two", "ssh", "203.0.113.7")).toBe(true);
     });
 
