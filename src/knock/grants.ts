@@ -11,6 +11,8 @@ import type { Logger } from "../log.js";
  */
 export class GrantManager {
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Latest expiry this process opened per door and IP; a sweep of an older grant skips it. */
+  private readonly latestExpiry = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
 
@@ -35,6 +37,7 @@ export class GrantManager {
     await this.serial(door.name, ip, async () => {
       for (const rule of rulesOf(grant)) await this.firewall.open(rule);
       await this.store.putGrant(grant);
+      this.latestExpiry.set(`${door.name} ${ip}`, grant.expiresAt);
     });
     return grant;
   }
@@ -44,6 +47,7 @@ export class GrantManager {
     return this.serial(doorName, ip, async () => {
       const grant = await this.store.removeGrant(doorName, ip);
       if (grant) for (const rule of rulesOf(grant)) await this.firewall.close(rule);
+      this.latestExpiry.delete(`${doorName} ${ip}`);
       return grant;
     });
   }
@@ -53,6 +57,10 @@ export class GrantManager {
     const expired = await this.store.takeExpiredGrants(this.now());
     for (const grant of expired) {
       await this.serial(grant.door, grant.ip, async () => {
+        const key = `${grant.door} ${grant.ip}`;
+        // A re-knock that ran while this grant waited its turn refreshed it: keep it open.
+        if ((this.latestExpiry.get(key) ?? 0) > grant.expiresAt) return;
+        this.latestExpiry.delete(key);
         for (const rule of rulesOf(grant)) await this.firewall.close(rule);
       });
       this.log.info(

@@ -6,8 +6,15 @@ import { ConfigError } from "../../src/errors.js";
 
 const SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
-const valid = () => ({
-  server: { listen: [{ host: "127.0.0.1", port: 8080 }], trustProxy: [] as unknown },
+interface Raw {
+  server: { listen: unknown[]; trustProxy: unknown };
+  firewall: { backend: string };
+  doors: { ssh: Record<string, unknown>; web?: Record<string, unknown> };
+  users: { alice: Record<string, unknown> };
+}
+
+const valid = (): Raw => ({
+  server: { listen: [{ host: "127.0.0.1", port: 8080 }], trustProxy: [] },
   firewall: { backend: "log" },
   doors: {
     ssh: {
@@ -17,9 +24,9 @@ const valid = () => ({
       open: ["tcp/22"],
       openFor: "30s",
       users: ["alice"],
-    } as Record<string, unknown>,
+    },
   },
-  users: { alice: { secretFile: "/etc/webknock/alice.totp" } as Record<string, unknown> },
+  users: { alice: { secretFile: "/etc/webknock/alice.totp" } },
 });
 
 const files: Record<string, string> = { "/etc/webknock/alice.totp": `${SECRET}\n` };
@@ -62,17 +69,25 @@ describe("config", () => {
   });
 
   it.each([
-    ["doors.ssh.openFor", (c: ReturnType<typeof valid>) => (c.doors.ssh.openFor = "30x"), /"30x".*such as 30s/],
-    ["doors.ssh.open[0]", (c: ReturnType<typeof valid>) => (c.doors.ssh.open = ["tcp/99999"]), /tcp\/22/],
-    ["doors.ssh.sequence[1]", (c: ReturnType<typeof valid>) => (c.doors.ssh.sequence = ["/a", "b"]), /absolute path/],
-    ["doors.ssh.sequence", (c: ReturnType<typeof valid>) => (c.doors.ssh.sequence = []), /1 to 16/],
-    ["doors.ssh.users[0]", (c: ReturnType<typeof valid>) => (c.doors.ssh.users = ["mallory"]), /"mallory" is not defined/],
-    ["server.trustProxy", (c: ReturnType<typeof valid>) => (c.server.trustProxy = true), /forge its IP/],
-    ["server.trustProxy", (c: ReturnType<typeof valid>) => (c.server.trustProxy = 2), /hop count/],
-    ["server.trustProxy", (c: ReturnType<typeof valid>) => (c.server.trustProxy = ["10.0.0.0/33"]), /"10.0.0.0\/33"/],
-    ["firewall.backend", (c: ReturnType<typeof valid>) => (c.firewall.backend = "pf"), /iptables, ipset, nftables/],
-    ["users.alice.secretFile", (c: ReturnType<typeof valid>) => (c.users.alice.secretFile = "/nope"), /cannot read \/nope \(ENOENT\)/],
-    ["doors.ssh", (c: ReturnType<typeof valid>) => (c.doors.ssh.opnFor = "30s"), /unknown key.*"opnFor"/],
+    ["doors.ssh.openFor", (c: Raw) => (c.doors.ssh.openFor = "30x"), /"30x".*such as 30s/],
+    ["doors.ssh.open[0]", (c: Raw) => (c.doors.ssh.open = ["tcp/99999"]), /tcp\/22/],
+    ["doors.ssh.sequence[1]", (c: Raw) => (c.doors.ssh.sequence = ["/a", "b"]), /absolute path/],
+    ["doors.ssh.sequence", (c: Raw) => (c.doors.ssh.sequence = []), /1 to 16/],
+    [
+      "doors.ssh.users[0]",
+      (c: Raw) => (c.doors.ssh.users = ["mallory"]),
+      /"mallory" is not defined/,
+    ],
+    ["server.trustProxy", (c: Raw) => (c.server.trustProxy = true), /forge its IP/],
+    ["server.trustProxy", (c: Raw) => (c.server.trustProxy = 2), /hop count/],
+    ["server.trustProxy", (c: Raw) => (c.server.trustProxy = ["10.0.0.0/33"]), /"10.0.0.0\/33"/],
+    ["firewall.backend", (c: Raw) => (c.firewall.backend = "pf"), /iptables, ipset, nftables/],
+    [
+      "users.alice.secretFile",
+      (c: Raw) => (c.users.alice.secretFile = "/nope"),
+      /cannot read \/nope \(ENOENT\)/,
+    ],
+    ["doors.ssh", (c: Raw) => (c.doors.ssh.opnFor = "30s"), /unknown key.*"opnFor"/],
   ])("names %s, the bad value and the fix", (key, mutate, message) => {
     const raw = valid();
     mutate(raw);
@@ -99,17 +114,24 @@ describe("config", () => {
   it("refuses a path used by two doors", () => {
     const raw = valid();
     raw.doors.web = { ...raw.doors.ssh, open: ["tcp/443"] };
-    expect(problemsOf(raw).join("\n")).toMatch(/doors\.web\.sequence\[0\].*already a step of doors\.ssh/);
+    expect(problemsOf(raw).join("\n")).toMatch(
+      /doors\.web\.sequence\[0\].*already a step of doors\.ssh/,
+    );
   });
 
   it("reports YAML syntax errors with the file name", () => {
     const yamlSources = { env: {}, readFile: () => "doors: [unclosed" };
-    expect(() => loadConfigFile("broken.yaml", yamlSources)).toThrow(/broken\.yaml.*not valid YAML/s);
+    expect(() => loadConfigFile("broken.yaml", yamlSources)).toThrow(
+      /broken\.yaml.*not valid YAML/s,
+    );
   });
 
   it("round-trips through YAML", () => {
     const text = stringify(valid());
-    const config = loadConfigFile("x.yaml", { env: {}, readFile: (p) => (p === "x.yaml" ? text : (files[p] ?? "")) });
+    const config = loadConfigFile("x.yaml", {
+      env: {},
+      readFile: (p) => (p === "x.yaml" ? text : (files[p] ?? "")),
+    });
     expect(config.doors[0]?.sequence).toHaveLength(3);
   });
 });

@@ -46,10 +46,17 @@ describe("TOTP", () => {
     expect(await verifyTotp(secret, stdout.trim(), now)).toBeDefined();
   });
 
-  it.each(["", "12345", "1234567", "abcdef", "12 456", "١٢٣٤٥٦", "１２３４５６", "123456\n", "9".repeat(100_000)])(
-    "calls %j malformed",
-    (code) => {
-      expect(isWellFormedCode(code)).toBe(false);
-    },
-  );
+  it.each([
+    "",
+    "12345",
+    "1234567",
+    "abcdef",
+    "12 456",
+    "١٢٣٤٥٦",
+    "１２３４５６",
+    "123456\n",
+    "9".repeat(100_000),
+  ])("calls %j malformed", (code) => {
+    expect(isWellFormedCode(code)).toBe(false);
+  });
 });
