@@ -7,6 +7,7 @@ import type { Clock } from "./clock.js";
 import { createFirewall } from "./firewall/index.js";
 import { createExecaRunner, type CommandRunner } from "./firewall/command.js";
 import type { FirewallAdapter } from "./firewall/types.js";
+import { createDefences } from "./defences/index.js";
 import { createClientIpResolver } from "./http/client-ip.js";
 import { createDecoy } from "./http/decoy.js";
 import { createEdgeHandler } from "./http/edge.js";
@@ -56,16 +57,12 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       now,
     });
   const grants = new GrantManager(store, firewall, now, log);
-  const engine = new KnockEngine(config, store, grants, now, log, deps.limiter);
+  const clientIp = createClientIpResolver(config.server.trustProxy);
+  const defences = createDefences(config, store, clientIp, log, now);
+  const engine = new KnockEngine(config, store, grants, now, log, deps.limiter ?? defences.limiter);
   const decoy = createDecoy();
-  const knockApp = createKnockApp({
-    engine,
-    decoy,
-    views: new Views(),
-    clientIp: createClientIpResolver(config.server.trustProxy),
-    log,
-  });
-  const handler = createEdgeHandler(engine, knockApp, decoy);
+  const knockApp = createKnockApp({ engine, decoy, views: new Views(), clientIp, log });
+  const handler = createEdgeHandler(engine, knockApp, decoy, defences.onUnknownPath);
   const servers: Server[] = [];
 
   return {
@@ -116,6 +113,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       );
       await grants.stop();
       await store.close();
+      defences.close();
     },
   };
 }

@@ -8,22 +8,26 @@ const MAX_URL_LENGTH = 2048;
 /**
  * The HTTP edge: a plain node:http listener that answers every request for a path
  * that is not a knock step with the precomputed decoy, before Express, routing or
- * the store are involved. Only step paths reach the knock app.
+ * the store are involved. Only step paths reach the knock app. `onUnknownPath` (the
+ * scanner detector) sees every miss; it must be synchronous, bounded and do no I/O.
  */
 export function createEdgeHandler(
   engine: KnockEngine,
   knockApp: (req: IncomingMessage, res: ServerResponse) => void,
   decoy: Decoy,
+  onUnknownPath?: (req: IncomingMessage, path: string) => void,
 ): RequestListener {
   return (req, res) => {
     const url = req.url ?? "";
     if (url.length > MAX_URL_LENGTH) {
+      onUnknownPath?.(req, url.slice(0, MAX_URL_LENGTH));
       decoy.send(res);
       return;
     }
     const query = url.indexOf("?");
     const path = query === -1 ? url : url.slice(0, query);
     if (engine.lookup(path) === undefined) {
+      onUnknownPath?.(req, path);
       decoy.send(res);
       return;
     }

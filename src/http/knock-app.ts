@@ -75,6 +75,11 @@ export function createKnockApp(deps: KnockAppDeps): express.Express {
   });
 
   app.get(/.*/, (req, res, next) => {
+    // Express routes HEAD to GET; a HEAD is noise, and must neither advance nor reveal a step.
+    if (req.method === "HEAD") {
+      decoy.send(res);
+      return;
+    }
     const { step, ip } = res.locals as Locals;
     engine
       .step(step, ip)

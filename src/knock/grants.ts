@@ -46,7 +46,13 @@ export class GrantManager {
   async revoke(doorName: string, ip: string): Promise<GrantRecord | undefined> {
     return this.serial(doorName, ip, async () => {
       const grant = await this.store.removeGrant(doorName, ip);
-      if (grant) for (const rule of rulesOf(grant)) await this.firewall.close(rule);
+      if (grant) {
+        for (const rule of rulesOf(grant)) await this.firewall.close(rule);
+        this.log.info(
+          { event: "revoke", door: grant.door, ip: grant.ip, user: grant.user },
+          "grant revoked",
+        );
+      }
       this.latestExpiry.delete(`${doorName} ${ip}`);
       return grant;
     });

@@ -107,6 +107,11 @@ export class RedisStore implements KnockStore {
     });
   }
 
+  /** The prefix of every key, so components sharing the client keep to the same namespace. */
+  get keyPrefix(): string {
+    return this.prefix;
+  }
+
   /** The underlying client, for components (rate limiters) that share the connection. */
   get client(): Redis {
     return this.redis;
