@@ -16,7 +16,8 @@ export function normalizeIp(raw: string | undefined): string | undefined {
   const value = raw.trim();
   const mapped = MAPPED_V4.exec(value);
   const candidate = mapped?.[1] ?? value.toLowerCase();
-  return isIP(candidate) === 0 ? undefined : candidate;
+  // net.isIP accepts a zone suffix (fe80::1%eth0), which no firewall rule can carry.
+  return isIP(candidate) === 0 || candidate.includes("%") ? undefined : candidate;
 }
 
 /** The family of a valid address; throws on anything else. */
