@@ -47,13 +47,19 @@ interface ScriptedRedis extends Redis {
 /**
  * Client options for a gateway that must fail closed: no offline queue (a command
  * fails at once while disconnected), a per-command timeout (a frozen server cannot
- * hang a request) and endless background reconnects (it recovers by itself).
+ * hang a request: 300 ms keeps a knock's 503 well under half a second), no per-request
+ * retries (a retry would double the wait), and endless background reconnects (it
+ * recovers by itself). `socketTimeout` drops a connection that has had commands
+ * outstanding without a byte back for 2 s (a frozen or vanished server, which TCP
+ * alone would notice only after minutes), so commands stop piling up on it and fail
+ * at once until a reconnect succeeds.
  */
 export const FAIL_CLOSED_REDIS_OPTIONS: RedisOptions = Object.freeze({
   enableOfflineQueue: false,
   commandTimeout: 300,
   maxRetriesPerRequest: 0,
   connectTimeout: 2000,
+  socketTimeout: 2000,
   retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
 });
 
