@@ -64,3 +64,25 @@ export function assertRule(rule: FirewallRule): FirewallRule {
 export function secondsLeft(expiresAt: number, now: number): number {
   return Math.max(1, Math.ceil((expiresAt - now) / 1000));
 }
+
+/** Names of webknock's own chains, sets and tables; the config schema enforces the same. */
+const KERNEL_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,19}$/;
+
+/** A chain, set or table name: a letter, then letters, digits, _ or -, at most 20. */
+export function assertKernelName(name: unknown): string {
+  if (typeof name !== "string" || !KERNEL_NAME.test(name)) {
+    throw new UnsafeValueError("chain, set or table name", name);
+  }
+  return name;
+}
+
+/**
+ * The RFC 5952 text of a valid address (IPv6 compressed, lower case; IPv4 unchanged), so
+ * an address read back from the kernel compares equal to the one webknock wrote.
+ */
+export function canonicalIp(ip: string): string {
+  const safe = assertIp(ip);
+  if (isIP(safe) === 4) return safe;
+  // The WHATWG URL parser prints IPv6 hosts in RFC 5952 form, as inet_ntop does.
+  return new URL(`http://[${safe}]/`).hostname.slice(1, -1);
+}

@@ -1,0 +1,54 @@
+import { mkdtempSync, readFileSync, existsSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  CommandFirewall,
+  assertTemplate,
+  substituteTemplate,
+} from "../../src/firewall/command-template.js";
+import { FirewallError } from "../../src/errors.js";
+import { describeFirewallContract } from "./contract.js";
+
+const RECORDER = fileURLToPath(new URL("../support/grant-recorder.js", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "webknock-command-"));
+const state = join(dir, "state.json");
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const templates = {
+  open: [process.execPath, RECORDER, state, "open", "%IP%", "%PROTO%/%PORT%", "timeout=%SECONDS%"],
+  close: [process.execPath, RECORDER, state, "close", "%IP%", "%PROTO%/%PORT%"],
+};
+
+describeFirewallContract("command", {
+  create: (ns, now) => new CommandFirewall({ run: ns.run, now, templates }),
+  // Entries the stand-in program holds for this address and port.
+  count: (_ns, key) => {
+    const entries = existsSync(state) ? (JSON.parse(readFileSync(state, "utf8")) as object) : {};
+    return Promise.resolve(`${key.ip} ${key.proto}/${key.port}` in entries ? 1 : 0);
+  },
+  survivesRestart: false,
+});
+
+describe("command templates", () => {
+  it("substitutes placeholders inside each argument and never splits one", () => {
+    expect(
+      substituteTemplate(["/sbin/allow", "%IP%,%PROTO%:%PORT%", "timeout %SECONDS%"], {
+        IP: "10.0.0.1",
+        PROTO: "udp",
+        PORT: 53,
+        SECONDS: 30,
+      }),
+    ).toEqual(["/sbin/allow", "10.0.0.1,udp:53", "timeout 30"]);
+  });
+
+  it("refuses a placeholder program, unknown placeholders and %SECONDS% in close", () => {
+    expect(() => assertTemplate("open", ["%IP%"], true)).toThrow(FirewallError);
+    expect(() => assertTemplate("open", [], true)).toThrow(FirewallError);
+    expect(() => assertTemplate("open", ["/bin/x", "%HOST%"], true)).toThrow(FirewallError);
+    expect(() => assertTemplate("close", ["/bin/x", "%SECONDS%"], false)).toThrow(FirewallError);
+  });
+});
