@@ -3,7 +3,7 @@ import { familyOf, type Family } from "../net/ip.js";
 import { runChecked, type CommandRunner } from "./command.js";
 import { SerialQueue } from "./queue.js";
 import type { FirewallAdapter, FirewallRule, RuleKey } from "./types.js";
-import { FirewallError } from "../errors.js";
+import { UnsafeValueError } from "../errors.js";
 import {
   assertKernelName,
   assertRule,
@@ -43,13 +43,15 @@ export function ipsetCreateArgs(set: string, family: Family): string[] {
 
 /** argv of the add that grants or refreshes: `-exist` resets the timeout of an existing entry. */
 export function ipsetAddArgs(set: string, rule: RuleKey, seconds: number): string[] {
+  const entry = ipsetEntry(rule);
   const timeout = assertSeconds(seconds);
   if (timeout > IPSET_MAX_TIMEOUT) {
-    throw new FirewallError(
-      `ipset timeouts stop at ${IPSET_MAX_TIMEOUT} s (about 24 days); got ${timeout} s. Shorten the door's openFor.`,
+    throw new UnsafeValueError(
+      `ipset timeout (the kernel stops at ${IPSET_MAX_TIMEOUT} s, about 24 days; shorten the door's openFor)`,
+      timeout,
     );
   }
-  return ["add", assertKernelName(set), ipsetEntry(rule), "timeout", String(timeout), "-exist"];
+  return ["add", assertKernelName(set), entry, "timeout", String(timeout), "-exist"];
 }
 
 /** argv of the delete; `-exist` makes deleting a missing entry succeed. */

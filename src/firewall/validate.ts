@@ -48,16 +48,19 @@ export function assertRuleKey(rule: RuleKey): RuleKey {
   return { ip: assertIp(rule.ip), proto: assertProto(rule.proto), port: assertPort(rule.port) };
 }
 
-/** Validates a whole rule, including a finite expiry. */
+/** Latest expiry accepted: the end of year 9999, so epoch seconds always print as digits. */
+const MAX_EXPIRY_MS = 253_402_300_799_999;
+
+/**
+ * Validates a whole rule, including an expiry that rounds to a whole epoch second or more:
+ * anything else would write a rule whose expiry `list()` could not read back.
+ */
 export function assertRule(rule: FirewallRule): FirewallRule {
-  if (
-    typeof rule.expiresAt !== "number" ||
-    !Number.isFinite(rule.expiresAt) ||
-    rule.expiresAt <= 0
-  ) {
+  const expiresAt = typeof rule.expiresAt === "number" ? Math.round(rule.expiresAt) : NaN;
+  if (!Number.isFinite(expiresAt) || expiresAt < 1000 || expiresAt > MAX_EXPIRY_MS) {
     throw new UnsafeValueError("expiry", rule.expiresAt);
   }
-  return { ...assertRuleKey(rule), expiresAt: Math.round(rule.expiresAt) };
+  return { ...assertRuleKey(rule), expiresAt };
 }
 
 /** Seconds left until `expiresAt`, at least 1, for kernel timeouts. */
