@@ -100,10 +100,18 @@ describe("assert*", () => {
   it("assertPort, assertProto, assertSeconds and assertKernelName accept only their domain", () => {
     fc.assert(
       fc.property(anyValue, (value) => {
-        refusedOr(() => expect(Number.isInteger(assertPort(value))).toBe(true));
-        refusedOr(() => expect(["tcp", "udp"]).toContain(assertProto(value)));
-        refusedOr(() => expect(assertSeconds(value)).toBeGreaterThanOrEqual(1));
-        refusedOr(() => expect(safeToken(assertKernelName(value))).toBe(true));
+        refusedOr(() => {
+          expect(Number.isInteger(assertPort(value))).toBe(true);
+        });
+        refusedOr(() => {
+          expect(["tcp", "udp"]).toContain(assertProto(value));
+        });
+        refusedOr(() => {
+          expect(assertSeconds(value)).toBeGreaterThanOrEqual(1);
+        });
+        refusedOr(() => {
+          expect(safeToken(assertKernelName(value))).toBe(true);
+        });
       }),
       { numRuns: 1000 },
     );
