@@ -1,12 +1,14 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError, WebknockError } from "../errors.js";
 import { registerConfigCommands } from "./commands/config.js";
+import { registerFirewallCommands } from "./commands/firewall.js";
 import { CliUsageError, EXIT, ExitError } from "./config-option.js";
 import type { CliDeps } from "./deps.js";
 
 /** Each command group registers itself; adding a group is one line here. */
 const COMMAND_GROUPS: readonly ((program: Command, deps: CliDeps) => void)[] = [
   registerConfigCommands,
+  registerFirewallCommands,
 ];
 
 /** Builds the CLI over injected dependencies (otplib-cli style), so tests drive it in-process. */
