@@ -1,13 +1,17 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError, WebknockError } from "../errors.js";
 import { registerConfigCommands } from "./commands/config.js";
+import { registerDemoCommands } from "./commands/demo.js";
 import { registerFirewallCommands } from "./commands/firewall.js";
+import { registerServeCommands } from "./commands/serve.js";
 import { CliUsageError, EXIT, ExitError } from "./config-option.js";
 import type { CliDeps } from "./deps.js";
 
 /** Each command group registers itself; adding a group is one line here. */
 const COMMAND_GROUPS: readonly ((program: Command, deps: CliDeps) => void)[] = [
   registerConfigCommands,
+  registerServeCommands,
+  registerDemoCommands,
   registerFirewallCommands,
 ];
 

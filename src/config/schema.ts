@@ -50,12 +50,6 @@ const cidrList = z.array(z.string()).superRefine((entries, ctx) => {
   }
 });
 
-const port = z
-  .number({ error: "write a port number from 1 to 65535" })
-  .int()
-  .min(1, "ports run from 1 to 65535")
-  .max(65535, "ports run from 1 to 65535");
-
 const portSpec = z.string().transform((text, ctx) => {
   const match = PORT_SPEC.exec(text.trim().toLowerCase());
   const number = Number(match?.[2]);
@@ -71,7 +65,12 @@ const portSpec = z.string().transform((text, ctx) => {
 
 const listenSchema = z.strictObject({
   host: z.string().min(1),
-  port,
+  /** 0 picks a free port (tests); the chosen one is logged at start-up. */
+  port: z
+    .number({ error: "write a port number from 1 to 65535" })
+    .int()
+    .min(0, "ports run from 1 to 65535")
+    .max(65535, "ports run from 1 to 65535"),
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
 });
 

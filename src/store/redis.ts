@@ -73,6 +73,29 @@ export class RedisStore implements KnockStore {
     this.redis = client as ScriptedRedis;
   }
 
+  /**
+   * Waits until the client is connected (the offline queue is off, so commands sent
+   * earlier would fail). Rejects with StoreUnavailableError after `timeoutMs`.
+   */
+  async connect(timeoutMs = 5000): Promise<void> {
+    if (this.redis.status === "ready") return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new StoreUnavailableError(new Error(`Redis not ready after ${timeoutMs} ms`)));
+      }, timeoutMs);
+      const onReady = () => {
+        cleanup();
+        resolve();
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.redis.off("ready", onReady);
+      };
+      this.redis.on("ready", onReady);
+    });
+  }
+
   /** The underlying client, for components (rate limiters) that share the connection. */
   get client(): Redis {
     return this.redis;
@@ -150,7 +173,9 @@ export class RedisStore implements KnockStore {
 
   async close(): Promise<void> {
     if (this.redis.status === "end") return;
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await this.redis.quit().catch(() => {
+      this.redis.disconnect();
+    });
   }
 
   private grantKeys(): [string, string] {

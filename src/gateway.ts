@@ -1,0 +1,150 @@
+import { readFileSync } from "node:fs";
+import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { GatewayConfig, ListenConfig } from "./config/types.js";
+import type { Clock } from "./clock.js";
+import { createFirewall } from "./firewall/index.js";
+import { createExecaRunner, type CommandRunner } from "./firewall/command.js";
+import type { FirewallAdapter } from "./firewall/types.js";
+import { createClientIpResolver } from "./http/client-ip.js";
+import { createDecoy } from "./http/decoy.js";
+import { createEdgeHandler } from "./http/edge.js";
+import { createKnockApp } from "./http/knock-app.js";
+import { Views } from "./http/views.js";
+import { KnockEngine, type AttemptLimiter } from "./knock/engine.js";
+import { GrantManager } from "./knock/grants.js";
+import type { Logger } from "./log.js";
+import { MemoryStore } from "./store/memory.js";
+import { createRedisClient, RedisStore } from "./store/redis.js";
+import type { KnockStore } from "./store/types.js";
+
+/** Parts a caller may supply instead of the ones the config describes (tests, benchmarks). */
+export interface GatewayDeps {
+  readonly log: Logger;
+  readonly now: Clock;
+  readonly store?: KnockStore;
+  readonly firewall?: FirewallAdapter;
+  readonly run?: CommandRunner;
+  readonly limiter?: AttemptLimiter;
+}
+
+/** A running (or ready-to-run) gateway. */
+export interface Gateway {
+  readonly handler: ReturnType<typeof createEdgeHandler>;
+  readonly engine: KnockEngine;
+  readonly grants: GrantManager;
+  readonly store: KnockStore;
+  readonly firewall: FirewallAdapter;
+  /** Reconciles the firewall, starts the sweeper and the listeners; resolves with their URLs. */
+  start(): Promise<string[]>;
+  /** Stops listeners and the sweeper and closes the store. Grants stay: they expire on their own. */
+  stop(): Promise<void>;
+}
+
+/** Assembles store, firewall, engine and HTTP edge from a validated config. */
+export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway {
+  const { log, now } = deps;
+  const store = deps.store ?? createStore(config, now);
+  const firewall =
+    deps.firewall ??
+    createFirewall(config.firewall, {
+      run: deps.run ?? createExecaRunner(),
+      log: (argv) => {
+        log.info({ event: "firewall-dry-run", argv }, argv.join(" "));
+      },
+      now,
+    });
+  const grants = new GrantManager(store, firewall, now, log);
+  const engine = new KnockEngine(config, store, grants, now, log, deps.limiter);
+  const decoy = createDecoy();
+  const knockApp = createKnockApp({
+    engine,
+    decoy,
+    views: new Views(),
+    clientIp: createClientIpResolver(config.server.trustProxy),
+    log,
+  });
+  const handler = createEdgeHandler(engine, knockApp, decoy);
+  const servers: Server[] = [];
+
+  return {
+    handler,
+    engine,
+    grants,
+    store,
+    firewall,
+    async start() {
+      if (store instanceof RedisStore) {
+        // Start even when Redis is down: knocks fail closed (503) until it is back.
+        await store.connect().catch((error: unknown) => {
+          log.error({ err: error }, "Redis is not reachable yet; knocks fail closed until it is");
+        });
+      }
+      await grants.start(config.firewall.sweepIntervalMs);
+      const urls: string[] = [];
+      for (const listen of config.server.listen) {
+        const server = createListener(listen, handler);
+        servers.push(server);
+        await new Promise<void>((resolve, reject) => {
+          server.once("error", reject);
+          server.listen(listen.port, listen.host, () => {
+            resolve();
+          });
+        });
+        const { port } = server.address() as AddressInfo;
+        const host = listen.host.includes(":") ? `[${listen.host}]` : listen.host;
+        urls.push(`${listen.tls ? "https" : "http"}://${host}:${port}`);
+      }
+      log.info(
+        { event: "listening", urls, store: store.kind, firewall: firewall.name },
+        "webknock is listening",
+      );
+      return urls;
+    },
+    async stop() {
+      await Promise.all(
+        servers.map((server) => {
+          const closed = new Promise<void>((resolve) =>
+            server.close(() => {
+              resolve();
+            }),
+          );
+          server.closeAllConnections();
+          return closed;
+        }),
+      );
+      await grants.stop();
+      await store.close();
+    },
+  };
+}
+
+function createStore(config: GatewayConfig, now: Clock): KnockStore {
+  if (config.store.redis === undefined) return new MemoryStore(now);
+  return new RedisStore(createRedisClient(config.store.redis), config.store.keyPrefix, now);
+}
+
+/** Hard limits that keep slow or oversized requests from tying up the gateway. */
+const SERVER_LIMITS = {
+  maxHeaderSize: 8 * 1024,
+  headersTimeout: 10_000,
+  requestTimeout: 15_000,
+  keepAliveTimeout: 5_000,
+} as const;
+
+function createListener(
+  listen: ListenConfig,
+  handler: ReturnType<typeof createEdgeHandler>,
+): Server {
+  if (listen.tls === undefined) return createHttpServer(SERVER_LIMITS, handler);
+  return createHttpsServer(
+    {
+      ...SERVER_LIMITS,
+      cert: readFileSync(listen.tls.cert),
+      key: readFileSync(listen.tls.key),
+      minVersion: "TLSv1.2",
+    },
+    handler,
+  );
+}

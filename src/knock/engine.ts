@@ -1,0 +1,164 @@
+import { randomBytes } from "node:crypto";
+import type { DoorConfig, GatewayConfig, UserConfig } from "../config/types.js";
+import type { Clock } from "../clock.js";
+import type { Logger } from "../log.js";
+import { CidrSet } from "../net/ip.js";
+import type { GrantRecord, KnockStore } from "../store/types.js";
+import type { GrantManager } from "./grants.js";
+import { isWellFormedCode, TOTP_REPLAY_TTL_MS, verifyTotp } from "./totp.js";
+
+/** Where a path sits in a door's sequence. */
+export interface StepRef {
+  readonly door: DoorConfig;
+  readonly index: number;
+  readonly last: boolean;
+}
+
+/** What a GET on a step path yields. */
+export type StepResult =
+  | { readonly kind: "decoy" }
+  | {
+      readonly kind: "challenge";
+      readonly door: DoorConfig;
+      readonly token: string;
+      readonly expiresInSeconds: number;
+    };
+
+/** Why a redemption was refused; logged internally, never shown to the client. */
+export type DenyReason =
+  "user-not-allowed" | "source-not-allowed" | "malformed-code" | "wrong-code" | "replay" | "locked";
+
+/** What a POST to a last step yields. */
+export type RedeemResult =
+  | { readonly kind: "decoy" }
+  | { readonly kind: "denied"; readonly reason: DenyReason }
+  | { readonly kind: "granted"; readonly grant: GrantRecord };
+
+/** What a client submits with the challenge form or JSON body. */
+export interface Redemption {
+  readonly challenge: unknown;
+  readonly user: unknown;
+  readonly code: unknown;
+}
+
+/**
+ * Brute-force policy consulted around every code check (implemented in src/defences).
+ * `check` resolves false while the user or IP is locked out.
+ */
+export interface AttemptLimiter {
+  /** True when the user and the IP may try a code now. */
+  check(user: string, ip: string): Promise<boolean>;
+  /** Counts a failed attempt against the user and the IP. */
+  fail(user: string, ip: string): Promise<void>;
+  /** Resets the user's consecutive failures after a success. */
+  succeed(user: string, ip: string): Promise<void>;
+}
+
+/** Challenge tokens carry 128 random bits, like a session id. */
+const CHALLENGE_BYTES = 16;
+/** Verified against an unknown user's attempt so its timing matches a known one. */
+const DUMMY_SECRET = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+/** The knock state machine: path steps, challenges, TOTP redemption, grants. */
+export class KnockEngine {
+  private readonly steps = new Map<string, StepRef>();
+  private readonly doorSources = new Map<string, CidrSet>();
+  private readonly userSources = new Map<string, CidrSet>();
+
+  constructor(
+    private readonly config: GatewayConfig,
+    private readonly store: KnockStore,
+    private readonly grants: GrantManager,
+    private readonly now: Clock,
+    private readonly log: Logger,
+    private readonly limiter?: AttemptLimiter,
+  ) {
+    for (const door of config.doors) {
+      door.sequence.forEach((path, index) =>
+        this.steps.set(path, { door, index, last: index === door.sequence.length - 1 }),
+      );
+      if (door.sources.length > 0) this.doorSources.set(door.name, new CidrSet(door.sources));
+    }
+    for (const user of config.users.values()) {
+      if (user.sources.length > 0) this.userSources.set(user.name, new CidrSet(user.sources));
+    }
+  }
+
+  /** The step a path is, if any: one Map lookup, no store access. */
+  lookup(path: string): StepRef | undefined {
+    return this.steps.get(path);
+  }
+
+  /** Applies a GET of a step path from `ip`; one store round trip at most. */
+  async step(ref: StepRef, ip: string): Promise<StepResult> {
+    const { door, index, last } = ref;
+    if (!inSources(this.doorSources.get(door.name), ip)) return { kind: "decoy" };
+    const token = last ? randomBytes(CHALLENGE_BYTES).toString("base64url") : "";
+    const outcome = await this.store.advance({
+      door: door.name,
+      ip,
+      step: index,
+      length: door.sequence.length,
+      sequenceTimeoutMs: door.sequenceTimeoutMs,
+      challenge: { token, ttlMs: door.challengeTimeoutMs },
+    });
+    if (outcome !== "challenge") return { kind: "decoy" };
+    this.log.info({ event: "challenge", ip, door: door.name }, "challenge issued");
+    return {
+      kind: "challenge",
+      door,
+      token,
+      expiresInSeconds: Math.floor(door.challengeTimeoutMs / 1000),
+    };
+  }
+
+  /**
+   * Redeems a challenge with a user and a code. Without a live challenge bound to this
+   * door and IP the answer is the decoy; with one, it is consumed whatever follows.
+   */
+  async redeem(ref: StepRef, ip: string, input: Redemption): Promise<RedeemResult> {
+    const { door } = ref;
+    if (!ref.last || typeof input.challenge !== "string" || input.challenge.length > 64)
+      return { kind: "decoy" };
+    if (!(await this.store.takeChallenge(input.challenge, door.name, ip))) return { kind: "decoy" };
+
+    const userName = typeof input.user === "string" ? input.user : "";
+    const user = door.users.includes(userName) ? this.config.users.get(userName) : undefined;
+    const audit = { ip, door: door.name, user: userName.slice(0, 64) };
+    const deny = (reason: DenyReason): RedeemResult => {
+      this.log.warn({ event: "denial", reason, ...audit }, "knock denied");
+      return { kind: "denied", reason };
+    };
+
+    if (!isWellFormedCode(input.code)) return deny("malformed-code");
+    if (user !== undefined && !inSources(this.userSources.get(user.name), ip))
+      return deny("source-not-allowed");
+    if (this.limiter && !(await this.limiter.check(userName, ip))) return deny("locked");
+
+    const timeStep = await verifyTotp(user?.secret ?? DUMMY_SECRET, input.code, this.now());
+    if (user === undefined || timeStep === undefined) {
+      await this.limiter?.fail(userName, ip);
+      return deny(user === undefined ? "user-not-allowed" : "wrong-code");
+    }
+    if (!(await this.store.claimTotpStep(user.name, timeStep, TOTP_REPLAY_TTL_MS))) {
+      await this.limiter?.fail(user.name, ip);
+      return deny("replay");
+    }
+    await this.limiter?.succeed(user.name, ip);
+    const grant = await this.grants.open(door, ip, user.name);
+    this.log.info(
+      { event: "grant", ...audit, ports: door.open, expiresAt: grant.expiresAt },
+      "door opened",
+    );
+    return { kind: "granted", grant };
+  }
+
+  /** The user record for a name, if configured. */
+  user(name: string): UserConfig | undefined {
+    return this.config.users.get(name);
+  }
+}
+
+function inSources(sources: CidrSet | undefined, ip: string): boolean {
+  return sources === undefined || sources.has(ip);
+}
