@@ -6,7 +6,10 @@
 //                                                                -> {"ok":true,"conn":1}
 //   {"op":"echo","conn":1,"data":"x","timeoutMs":1000}          -> {"ok":true,"data":"x"}
 //   {"op":"end","conn":1}                                        -> {"ok":true}
+//   {"op":"http","method":"GET","url":"http://10.200.1.1:8080/k","headers":{},"body":"",
+//    "timeoutMs":3000}                                           -> {"ok":true,"status":200,"data":"..."}
 // Failures answer {"ok":false,"error":"..."}. Plain JavaScript so it starts fast, without tsx.
+import { request as httpRequest } from "node:http";
 import { createConnection, createServer } from "node:net";
 import process from "node:process";
 import { createInterface } from "node:readline";
@@ -82,7 +85,20 @@ function end({ conn }) {
   return Promise.resolve({});
 }
 
-const ops = { listen, connect, echo, end };
+function http({ method = "GET", url, headers = {}, body, timeoutMs = 3000 }) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers, timeout: timeoutMs }, (res) => {
+      let data = "";
+      res.on("data", (chunk) => (data += chunk.toString()));
+      res.on("end", () => resolve({ status: res.statusCode, data }));
+    });
+    req.on("timeout", () => req.destroy(new Error("ETIMEDOUT")));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+const ops = { listen, connect, echo, end, http };
 
 createInterface({ input: process.stdin }).on("line", (line) => {
   let request;

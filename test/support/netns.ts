@@ -138,7 +138,8 @@ export async function addAddress(ns: Netns, ifname: string, cidr: string): Promi
 }
 
 /** Outcome of an agent request. */
-export type AgentReply = { ok: true; conn?: number; data?: string } | { ok: false; error: string };
+export type AgentReply =
+  { ok: true; conn?: number; data?: string; status?: number } | { ok: false; error: string };
 
 /** A TCP helper process running inside a namespace (see netns-agent.js). */
 export interface NetnsAgent {
@@ -153,6 +154,16 @@ export interface NetnsAgent {
   ): Promise<AgentReply>;
   /** Sends `data` on an open connection and waits for the echo. */
   echo(conn: number, data: string, timeoutMs?: number): Promise<AgentReply>;
+  /** An HTTP request made from inside the namespace (so the server sees this client's IP). */
+  http(
+    url: string,
+    options?: {
+      method?: string;
+      headers?: Record<string, string>;
+      body?: string;
+      timeoutMs?: number;
+    },
+  ): Promise<AgentReply>;
   /** Kills the helper and waits for it to exit. */
   stop(): Promise<void>;
 }
@@ -218,6 +229,7 @@ export async function startAgent(ns: Netns): Promise<NetnsAgent> {
     connect: (host, port, localAddress, timeoutMs = 1000) =>
       request({ op: "connect", host, port, localAddress, timeoutMs }),
     echo: (conn, data, timeoutMs = 1000) => request({ op: "echo", conn, data, timeoutMs }),
+    http: (url, options = {}) => request({ op: "http", url, ...options }),
     stop: () => killChild(child),
   };
 }
