@@ -23,7 +23,9 @@ export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
   child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
   const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => resolve(code)),
+    child.once("exit", (code) => {
+      resolve(code);
+    }),
   );
   return {
     child,
