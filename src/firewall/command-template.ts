@@ -2,6 +2,7 @@ import type { PortSpec } from "../config/types.js";
 import { FirewallError, UnsafeValueError } from "../errors.js";
 import { runChecked, type CommandRunner } from "./command.js";
 import { SerialQueue } from "./queue.js";
+import { RuleStateFile } from "./state-file.js";
 import type { FirewallAdapter, FirewallRule, RuleKey } from "./types.js";
 import { ruleKey } from "./types.js";
 import {
@@ -84,13 +85,15 @@ export interface CommandFirewallOptions {
   readonly run: CommandRunner;
   readonly now: () => number;
   readonly templates: CommandTemplates;
+  /** Where the rule table survives a crash; without it, list() is empty after a restart. */
+  readonly stateFile?: string;
 }
 
 /**
  * Runs an administrator's own open and close programs (knockd's start_command and
- * stop_command). webknock cannot read their state back, so `list()` answers from memory:
- * after a restart it is empty and the gateway's store-based reconcile closes what is due.
- * Expiry is the sweeper's job (`kernelExpiry` false).
+ * stop_command). webknock cannot read their state back, so it keeps its own table of what
+ * it opened, persisted to `stateFile`: after a crash the next start's reconcile still
+ * closes what is due. Expiry is the sweeper's job (`kernelExpiry` false).
  */
 export class CommandFirewall implements FirewallAdapter {
   readonly name = "command";
@@ -100,6 +103,7 @@ export class CommandFirewall implements FirewallAdapter {
   private readonly templates: CommandTemplates;
   private readonly rules = new Map<string, FirewallRule>();
   private readonly queue = new SerialQueue();
+  private readonly state: RuleStateFile | undefined;
 
   constructor(options: CommandFirewallOptions) {
     this.run = options.run;
@@ -108,6 +112,8 @@ export class CommandFirewall implements FirewallAdapter {
       open: assertTemplate("open", options.templates.open, true),
       close: assertTemplate("close", options.templates.close, false),
     };
+    this.state = options.stateFile === undefined ? undefined : new RuleStateFile(options.stateFile);
+    for (const rule of this.state?.load() ?? []) this.rules.set(ruleKey(rule), rule);
   }
 
   /** Nothing to build: templates were validated by the constructor. */
@@ -133,6 +139,7 @@ export class CommandFirewall implements FirewallAdapter {
         await runChecked(this.run, ...this.argv(this.templates.open, safe, seconds));
       }
       this.rules.set(key, { ...safe, ip: canonicalIp(safe.ip) });
+      this.persist();
     });
   }
 
@@ -150,6 +157,7 @@ export class CommandFirewall implements FirewallAdapter {
         );
       }
       this.rules.delete(key);
+      this.persist();
     });
   }
 
@@ -162,6 +170,10 @@ export class CommandFirewall implements FirewallAdapter {
     return (async () => {
       for (const rule of [...this.rules.values()]) await this.close(rule);
     })();
+  }
+
+  private persist(): void {
+    this.state?.save([...this.rules.values()]);
   }
 
   private argv(template: readonly string[], key: RuleKey, seconds?: number): [string, string[]] {

@@ -35,6 +35,11 @@ export function createFirewall(config: FirewallConfig, deps: FirewallDeps): Fire
           "firewall.command: the command backend needs open and close argv templates.",
         );
       }
-      return new CommandFirewall({ run, now, templates: config.command });
+      return new CommandFirewall({
+        run,
+        now,
+        templates: config.command,
+        stateFile: config.command.stateFile,
+      });
   }
 }

@@ -31,9 +31,22 @@ const SECRETS = {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const config = (backend: string) => `
+/** knockd-style templates that drive the gateway namespace's own iptables INPUT chain. */
+const commandTemplates = (stateFile: string) => {
+  const match = ["-s", "%IP%", "-p", "%PROTO%", "--dport", "%PORT%", "-j", "ACCEPT"];
+  return JSON.stringify({
+    open: ["iptables", "-w", "-I", "INPUT", "1", ...match],
+    close: ["iptables", "-w", "-D", "INPUT", ...match],
+    stateFile,
+  });
+};
+
+const config = (backend: string, dir: string) => `
 server: { listen: [{ host: 0.0.0.0, port: ${HTTP_PORT} }] }
-firewall: { backend: ${backend}, sweepInterval: 250ms }
+firewall:
+  backend: ${backend}
+  sweepInterval: 250ms
+${backend === "command" ? `  command: ${commandTemplates(join(dir, "command-grants.json"))}` : ""}
 doors:
   ssh: { sequence: [/k/one, /k/two], open: [tcp/${SERVICE_PORT}], openFor: ${OPEN_FOR_MS}ms, users: [alice, bob] }
 users:
@@ -46,7 +59,7 @@ users:
  * TCP service, knocked by client A over HTTP from its own namespace, while client B in a
  * third namespace stays locked out. Then the gateway dies with SIGKILL right after a grant.
  */
-describe.each(["ipset", "nftables", "iptables"])("end to end with %s", (backend) => {
+describe.each(["ipset", "nftables", "iptables", "command"])("end to end with %s", (backend) => {
   let gw: Netns | undefined;
   let nsA: Netns | undefined;
   let nsB: Netns | undefined;
@@ -121,13 +134,33 @@ describe.each(["ipset", "nftables", "iptables"])("end to end with %s", (backend)
     linkB = await connectNetns(gw, nsB, 2);
     dir = mkdtempSync(join(tmpdir(), "webknock-e2e-"));
     file = join(dir, "webknock.yaml");
-    writeFileSync(file, config(backend));
+    writeFileSync(file, config(backend, dir));
     const service = await startAgent(gw);
     agents.push(service);
     await service.listen(SERVICE_PORT);
     a = await startAgent(nsA);
     b = await startAgent(nsB);
     agents.push(a, b);
+    if (backend === "command") {
+      // The admin's own base rules, as with knockd: new connections to the port are dropped.
+      for (const rule of [
+        ["-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"],
+        ["-m", "conntrack", "--ctstate", "NEW", "-j", "DROP"],
+      ]) {
+        const added = await gw.run("iptables", [
+          "-w",
+          "-A",
+          "INPUT",
+          "-p",
+          "tcp",
+          "--dport",
+          String(SERVICE_PORT),
+          ...rule,
+        ]);
+        if (added.exitCode !== 0) throw new Error(`iptables failed: ${added.stderr}`);
+      }
+      return;
+    }
     const init = await gw.run(process.execPath, [
       "--import",
       "tsx",
@@ -166,7 +199,7 @@ describe.each(["ipset", "nftables", "iptables"])("end to end with %s", (backend)
     if (running) await killChild(running);
     expect((await connectA()).ok).toBe(true);
     await sleep(Math.max(0, grantedAt + OPEN_FOR_MS + 500 - Date.now()));
-    if (backend === "iptables") {
+    if (backend === "iptables" || backend === "command") {
       // Nothing is left to close it: the rule outlives its expiry until a gateway starts.
       expect((await connectA()).ok).toBe(true);
       await startGateway();
