@@ -78,6 +78,9 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
           log.error({ err: error }, "Redis is not reachable yet; knocks fail closed until it is");
         });
       }
+      // Idempotent: the base ruleset (closed ports, ESTABLISHED accept) never depends on
+      // the admin having run `webknock firewall init` first.
+      await firewall.init(config.doors.flatMap((door) => door.open));
       await grants.start(config.firewall.sweepIntervalMs);
       const urls: string[] = [];
       for (const listen of config.server.listen) {

@@ -149,7 +149,12 @@ const firewallSchema = z.strictObject({
     .regex(KERNEL_NAME, "use letters, digits, _ or -, at most 20")
     .default(DEFAULTS.table),
   command: z
-    .strictObject({ open: z.array(z.string()).min(1), close: z.array(z.string()).min(1) })
+    .strictObject({
+      open: z.array(z.string()).min(1),
+      close: z.array(z.string()).min(1),
+      /** FHS: variable state of a program lives under /var/lib. */
+      stateFile: z.string().min(1).default("/var/lib/webknock/command-grants.json"),
+    })
     .optional(),
   sweepInterval: duration("1s").prefault(DEFAULTS.sweepInterval),
 });

@@ -51,7 +51,12 @@ export interface FirewallConfig {
   /** nftables table (family inet) that webknock owns. */
   readonly table: string;
   /** argv templates for the `command` backend. */
-  readonly command?: { readonly open: readonly string[]; readonly close: readonly string[] };
+  readonly command?: {
+    readonly open: readonly string[];
+    readonly close: readonly string[];
+    /** Where the command backend keeps its table of open rules across restarts. */
+    readonly stateFile: string;
+  };
   /** How often expired grants are looked for. */
   readonly sweepIntervalMs: number;
 }

@@ -1,7 +1,11 @@
 import type { FirewallConfig } from "../config/types.js";
-import { WebknockError } from "../errors.js";
+import { ConfigError } from "../errors.js";
+import { CommandFirewall } from "./command-template.js";
 import type { CommandRunner } from "./command.js";
+import { IpsetFirewall } from "./ipset.js";
+import { IptablesFirewall } from "./iptables.js";
 import { LogFirewall, type CommandLog } from "./log.js";
+import { NftablesFirewall } from "./nftables.js";
 import type { FirewallAdapter } from "./types.js";
 
 /** What building an adapter may need from the outside. */
@@ -15,16 +19,27 @@ export interface FirewallDeps {
 
 /** Builds the adapter named by `firewall.backend`. */
 export function createFirewall(config: FirewallConfig, deps: FirewallDeps): FirewallAdapter {
+  const { run, now } = deps;
   switch (config.backend) {
     case "log":
       return new LogFirewall(deps.log, config.chain);
     case "iptables":
+      return new IptablesFirewall({ run, chain: config.chain });
     case "ipset":
+      return new IpsetFirewall({ run, now, chain: config.chain });
     case "nftables":
+      return new NftablesFirewall({ run, now, table: config.table });
     case "command":
-      throw new WebknockError(
-        "ERR_BACKEND",
-        `firewall.backend ${config.backend} is not built yet.`,
-      );
+      if (config.command === undefined) {
+        throw new ConfigError(
+          "firewall.command: the command backend needs open and close argv templates.",
+        );
+      }
+      return new CommandFirewall({
+        run,
+        now,
+        templates: config.command,
+        stateFile: config.command.stateFile,
+      });
   }
 }

@@ -48,19 +48,44 @@ export function assertRuleKey(rule: RuleKey): RuleKey {
   return { ip: assertIp(rule.ip), proto: assertProto(rule.proto), port: assertPort(rule.port) };
 }
 
-/** Validates a whole rule, including a finite expiry. */
+/** Latest expiry accepted: the end of year 9999, so epoch seconds always print as digits. */
+const MAX_EXPIRY_MS = 253_402_300_799_999;
+
+/**
+ * Validates a whole rule, including an expiry that rounds to a whole epoch second or more:
+ * anything else would write a rule whose expiry `list()` could not read back.
+ */
 export function assertRule(rule: FirewallRule): FirewallRule {
-  if (
-    typeof rule.expiresAt !== "number" ||
-    !Number.isFinite(rule.expiresAt) ||
-    rule.expiresAt <= 0
-  ) {
+  const expiresAt = typeof rule.expiresAt === "number" ? Math.round(rule.expiresAt) : NaN;
+  if (!Number.isFinite(expiresAt) || expiresAt < 1000 || expiresAt > MAX_EXPIRY_MS) {
     throw new UnsafeValueError("expiry", rule.expiresAt);
   }
-  return { ...assertRuleKey(rule), expiresAt: Math.round(rule.expiresAt) };
+  return { ...assertRuleKey(rule), expiresAt };
 }
 
 /** Seconds left until `expiresAt`, at least 1, for kernel timeouts. */
 export function secondsLeft(expiresAt: number, now: number): number {
   return Math.max(1, Math.ceil((expiresAt - now) / 1000));
+}
+
+/** Names of webknock's own chains, sets and tables; the config schema enforces the same. */
+const KERNEL_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,19}$/;
+
+/** A chain, set or table name: a letter, then letters, digits, _ or -, at most 20. */
+export function assertKernelName(name: unknown): string {
+  if (typeof name !== "string" || !KERNEL_NAME.test(name)) {
+    throw new UnsafeValueError("chain, set or table name", name);
+  }
+  return name;
+}
+
+/**
+ * The RFC 5952 text of a valid address (IPv6 compressed, lower case; IPv4 unchanged), so
+ * an address read back from the kernel compares equal to the one webknock wrote.
+ */
+export function canonicalIp(ip: string): string {
+  const safe = assertIp(ip);
+  if (isIP(safe) === 4) return safe;
+  // The WHATWG URL parser prints IPv6 hosts in RFC 5952 form, as inet_ntop does.
+  return new URL(`http://[${safe}]/`).hostname.slice(1, -1);
 }

@@ -19,8 +19,16 @@ describe("the decoy", () => {
     await t.close();
   });
 
-  const fetchRaw = (method: string, path: string, headers: Record<string, string> = {}, body = "") =>
-    rawRequest(port, httpRequest(method, path, { "X-Forwarded-For": "203.0.113.70", ...headers }, body));
+  const fetchRaw = (
+    method: string,
+    path: string,
+    headers: Record<string, string> = {},
+    body = "",
+  ) =>
+    rawRequest(
+      port,
+      httpRequest(method, path, { "X-Forwarded-For": "203.0.113.70", ...headers }, body),
+    );
 
   it("is byte-identical (Date aside) for a step and a random path", async () => {
     const random = await fetchRaw("GET", "/wp-login.php");
@@ -44,13 +52,19 @@ describe("the decoy", () => {
     const { headerLines } = await fetchRaw("GET", "/x");
     const names = headerLines.map((h) => h.split(":")[0]?.toLowerCase());
     expect(names).toEqual(
-      expect.arrayContaining(["content-security-policy", "x-content-type-options", "strict-transport-security"]),
+      expect.arrayContaining([
+        "content-security-policy",
+        "x-content-type-options",
+        "strict-transport-security",
+      ]),
     );
     expect(names).not.toContain("x-powered-by");
     expect(names).not.toContain("etag");
   });
 
   it("ignores query strings when matching steps", async () => {
-    expect(await fetchRaw("GET", `${SEQUENCE[0]}?utm=1`)).toEqual(await fetchRaw("GET", "/x?utm=1"));
+    expect(await fetchRaw("GET", `${SEQUENCE[0]}?utm=1`)).toEqual(
+      await fetchRaw("GET", "/x?utm=1"),
+    );
   });
 });

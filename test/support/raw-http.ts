@@ -38,7 +38,12 @@ export function rawRequest(port: number, request: string, timeoutMs = 3000): Pro
 }
 
 /** A minimal request that closes the connection when answered. */
-export function httpRequest(method: string, path: string, headers: Record<string, string> = {}, body = ""): string {
+export function httpRequest(
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body = "",
+): string {
   const lines = [`${method} ${path} HTTP/1.1`, "Host: gateway.test", "Connection: close"];
   for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
   if (body !== "") lines.push(`Content-Length: ${Buffer.byteLength(body)}`);

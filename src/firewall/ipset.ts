@@ -1,0 +1,178 @@
+import type { PortSpec } from "../config/types.js";
+import { familyOf, type Family } from "../net/ip.js";
+import { runChecked, type CommandRunner } from "./command.js";
+import { SerialQueue } from "./queue.js";
+import type { FirewallAdapter, FirewallRule, RuleKey } from "./types.js";
+import { UnsafeValueError } from "../errors.js";
+import {
+  assertKernelName,
+  assertRule,
+  assertRuleKey,
+  assertSeconds,
+  canonicalIp,
+  secondsLeft,
+} from "./validate.js";
+import { baseChainScript, FAMILIES, installBaseChain, removeChains } from "./xtables.js";
+
+/** The kernel's ceiling for an ipset timeout (UINT_MAX / 2 ms, in seconds). */
+export const IPSET_MAX_TIMEOUT = 2_147_483;
+
+/** The set for a family: `<chain>4` holds IPv4 grants, `<chain>6` IPv6 ones. */
+export const ipsetName = (chain: string, family: Family): string =>
+  `${assertKernelName(chain)}${family}`;
+
+/** `IP,proto:port`, the hash:ip,port entry syntax (an IPv6 address has no comma to clash). */
+export const ipsetEntry = (key: RuleKey): string => {
+  const safe = assertRuleKey(key);
+  return `${safe.ip},${safe.proto}:${safe.port}`;
+};
+
+/** argv of `ipset create`; `-exist` makes it a no-op if the same set exists. */
+export function ipsetCreateArgs(set: string, family: Family): string[] {
+  return [
+    "create",
+    assertKernelName(set),
+    "hash:ip,port",
+    "family",
+    family === 4 ? "inet" : "inet6",
+    "timeout",
+    "0",
+    "-exist",
+  ];
+}
+
+/** argv of the add that grants or refreshes: `-exist` resets the timeout of an existing entry. */
+export function ipsetAddArgs(set: string, rule: RuleKey, seconds: number): string[] {
+  const entry = ipsetEntry(rule);
+  const timeout = assertSeconds(seconds);
+  if (timeout > IPSET_MAX_TIMEOUT) {
+    throw new UnsafeValueError(
+      `ipset timeout (the kernel stops at ${IPSET_MAX_TIMEOUT} s, about 24 days; shorten the door's openFor)`,
+      timeout,
+    );
+  }
+  return ["add", assertKernelName(set), entry, "timeout", String(timeout), "-exist"];
+}
+
+/** argv of the delete; `-exist` makes deleting a missing entry succeed. */
+export const ipsetDelArgs = (set: string, rule: RuleKey): string[] => [
+  "del",
+  assertKernelName(set),
+  ipsetEntry(rule),
+  "-exist",
+];
+
+const ENTRY_LINE = /^add (\S+) (\S+),(tcp|udp):(\d{1,5}) timeout (\d{1,10})$/;
+
+/** Parses `ipset list SET -output save`; the remaining timeout becomes an absolute expiry. */
+export function parseIpsetSave(set: string, text: string, now: number): FirewallRule[] {
+  const rules: FirewallRule[] = [];
+  for (const line of text.split("\n")) {
+    const m = ENTRY_LINE.exec(line.trim());
+    if (!m || m[1] !== set) continue;
+    const [, , ip = "", proto = "", port = "", timeout = ""] = m;
+    if (Number(timeout) === 0) continue; // permanent: someone else's entry, not a grant
+    try {
+      rules.push(
+        assertRule({
+          ip: canonicalIp(ip),
+          proto: proto as FirewallRule["proto"],
+          port: Number(port),
+          expiresAt: now + Number(timeout) * 1000,
+        }),
+      );
+    } catch {
+      // Not a value webknock could have written: skip it.
+    }
+  }
+  return rules;
+}
+
+/** Options of the ipset backend. */
+export interface IpsetOptions {
+  readonly run: CommandRunner;
+  readonly now: () => number;
+  /** webknock's iptables chain, also the prefix of its two sets. */
+  readonly chain?: string;
+}
+
+/**
+ * Grants are entries with a timeout in two `hash:ip,port` sets, matched from webknock's
+ * chain. The kernel deletes an entry when its timeout runs out, so a grant closes on time
+ * even if the gateway is dead (`kernelExpiry` true).
+ */
+export class IpsetFirewall implements FirewallAdapter {
+  readonly name = "ipset";
+  readonly kernelExpiry = true;
+  private readonly run: CommandRunner;
+  private readonly now: () => number;
+  private readonly chain: string;
+  private readonly queue = new SerialQueue();
+
+  constructor(options: IpsetOptions) {
+    this.run = options.run;
+    this.now = options.now;
+    this.chain = assertKernelName(options.chain ?? "WEBKNOCK");
+  }
+
+  init(ports: readonly PortSpec[]): Promise<void> {
+    return this.queue.run(async () => {
+      for (const family of FAMILIES) {
+        const set = ipsetName(this.chain, family);
+        await runChecked(this.run, "ipset", ipsetCreateArgs(set, family));
+        const script = baseChainScript(this.chain, ports, () => [
+          "-m",
+          "set",
+          "--match-set",
+          set,
+          "src,dst",
+          "-j",
+          "ACCEPT",
+        ]);
+        await installBaseChain(this.run, family, this.chain, script);
+      }
+    });
+  }
+
+  open(rule: FirewallRule): Promise<void> {
+    return this.queue.run(async () => {
+      const safe = assertRule(rule);
+      const set = ipsetName(this.chain, familyOf(safe.ip));
+      const seconds = secondsLeft(safe.expiresAt, this.now());
+      await runChecked(this.run, "ipset", ipsetAddArgs(set, safe, seconds));
+    });
+  }
+
+  close(rule: RuleKey): Promise<void> {
+    return this.queue.run(async () => {
+      const safe = assertRuleKey(rule);
+      const set = ipsetName(this.chain, familyOf(safe.ip));
+      await runChecked(this.run, "ipset", ipsetDelArgs(set, safe));
+    });
+  }
+
+  list(): Promise<FirewallRule[]> {
+    return this.queue.run(async () => {
+      const rules: FirewallRule[] = [];
+      for (const family of FAMILIES) {
+        const set = ipsetName(this.chain, family);
+        const out = await runChecked(this.run, "ipset", ["list", set, "-output", "save"]);
+        rules.push(...parseIpsetSave(set, out, this.now()));
+      }
+      return rules;
+    });
+  }
+
+  flush(): Promise<void> {
+    return this.queue.run(async () => {
+      for (const family of FAMILIES) {
+        // The rules referencing a set must go before the set can be destroyed.
+        await removeChains(this.run, family, [this.chain]);
+        const set = ipsetName(this.chain, family);
+        if ((await this.run("ipset", ["list", set, "-name"])).exitCode === 0) {
+          await runChecked(this.run, "ipset", ["destroy", set]);
+        }
+      }
+    });
+  }
+}
