@@ -35,8 +35,10 @@ export class GrantManager {
       expiresAt: grantedAt + door.openForMs,
     };
     await this.serial(door.name, ip, async () => {
-      for (const rule of rulesOf(grant)) await this.firewall.open(rule);
+      // Record first: if the store fails nothing opens; if the firewall fails the record
+      // only makes the sweeper close a rule that is not there (idempotent).
       await this.store.putGrant(grant);
+      for (const rule of rulesOf(grant)) await this.firewall.open(rule);
       this.latestExpiry.set(`${door.name} ${ip}`, grant.expiresAt);
     });
     return grant;

@@ -53,7 +53,8 @@ describe("RedisStore costs", () => {
     await get(SEQUENCE[0]);
     expect(sent).toEqual(["evalsha"]);
     expect((await evalshaCalls(observer)) - before).toBe(1);
-    for (let i = 0; i < 20; i++) await get(`/random/${i}`);
+    // Fewer distinct unknown paths than the scanner threshold, so no ban is written.
+    for (let i = 0; i < 10; i++) await get(`/random/${i}`);
     expect(sent).toEqual(["evalsha"]);
   });
 
