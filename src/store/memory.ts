@@ -3,6 +3,7 @@ import {
   grantId,
   type AdvanceOutcome,
   type AdvanceRequest,
+  type BanRecord,
   type GrantRecord,
   type KnockStore,
 } from "./types.js";
@@ -26,6 +27,7 @@ export class MemoryStore implements KnockStore {
   private readonly challenges = new Map<string, Expiring<string>>();
   private readonly totpSteps = new Map<string, Expiring<number>>();
   private readonly grants = new Map<string, GrantRecord>();
+  private readonly bans = new Map<string, Expiring<BanRecord>>();
   private writes = 0;
 
   constructor(private readonly now: Clock = systemClock) {}
@@ -109,6 +111,27 @@ export class MemoryStore implements KnockStore {
     return Promise.resolve(expired.sort((a, b) => a.expiresAt - b.expiresAt));
   }
 
+  ban(ip: string, until: number, reason: string): Promise<void> {
+    this.write(this.bans, ip, { ip, until, reason }, until);
+    return Promise.resolve();
+  }
+
+  listBans(): Promise<BanRecord[]> {
+    const now = this.now();
+    const live: BanRecord[] = [];
+    for (const ip of [...this.bans.keys()]) {
+      const ban = this.live(this.bans, ip, now);
+      if (ban !== undefined) live.push(ban);
+    }
+    return Promise.resolve(live.sort((a, b) => a.until - b.until));
+  }
+
+  unban(ip: string): Promise<boolean> {
+    const inForce = this.live(this.bans, ip, this.now()) !== undefined;
+    this.bans.delete(ip);
+    return Promise.resolve(inForce);
+  }
+
   ping(): Promise<void> {
     return Promise.resolve();
   }
@@ -119,7 +142,13 @@ export class MemoryStore implements KnockStore {
 
   /** Number of tracked entries of every kind; for the memory benchmark. */
   get size(): number {
-    return this.progress.size + this.challenges.size + this.totpSteps.size + this.grants.size;
+    return (
+      this.progress.size +
+      this.challenges.size +
+      this.totpSteps.size +
+      this.grants.size +
+      this.bans.size
+    );
   }
 
   private live<T>(map: Map<string, Expiring<T>>, key: string, now: number): T | undefined {
@@ -136,7 +165,7 @@ export class MemoryStore implements KnockStore {
   }
 
   private purge(now: number): void {
-    for (const map of [this.progress, this.challenges, this.totpSteps] as Map<
+    for (const map of [this.progress, this.challenges, this.totpSteps, this.bans] as Map<
       string,
       Expiring<unknown>
     >[]) {

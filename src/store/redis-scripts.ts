@@ -98,3 +98,41 @@ for _, id in ipairs(ids) do
 end
 return out
 `;
+
+/**
+ * KEYS[1] bans hash (ip -> JSON), KEYS[2] lift-time zset; ARGV: ip, json, until (epoch ms).
+ * Both collections expire at the latest lift time they have seen, so nothing lives forever.
+ */
+export const BAN_SCRIPT = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+local keep = tonumber(ARGV[3])
+for i = 1, 2 do
+  local at = redis.call('PEXPIRETIME', KEYS[i])
+  if at < keep then
+    redis.call('PEXPIREAT', KEYS[i], keep)
+  end
+end
+return 1
+`;
+
+/** KEYS[1] bans hash, KEYS[2] lift-time zset; ARGV[1] now. Drops lifted bans, returns the rest. */
+export const LIST_BANS_SCRIPT = `
+local lifted = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+for _, ip in ipairs(lifted) do
+  redis.call('HDEL', KEYS[1], ip)
+  redis.call('ZREM', KEYS[2], ip)
+end
+return redis.call('HVALS', KEYS[1])
+`;
+
+/** KEYS[1] bans hash, KEYS[2] lift-time zset; ARGV: ip, now. Returns 1 if a ban was in force. */
+export const UNBAN_SCRIPT = `
+local lift = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if lift > tonumber(ARGV[2]) then
+  return 1
+end
+return 0
+`;

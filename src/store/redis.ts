@@ -3,6 +3,9 @@ import { StoreUnavailableError } from "../errors.js";
 import { systemClock, type Clock } from "../clock.js";
 import {
   ADVANCE_SCRIPT,
+  BAN_SCRIPT,
+  LIST_BANS_SCRIPT,
+  UNBAN_SCRIPT,
   CLAIM_TOTP_SCRIPT,
   PUT_GRANT_SCRIPT,
   REMOVE_GRANT_SCRIPT,
@@ -13,6 +16,7 @@ import {
   grantId,
   type AdvanceOutcome,
   type AdvanceRequest,
+  type BanRecord,
   type GrantRecord,
   type KnockStore,
 } from "./types.js";
@@ -34,6 +38,9 @@ interface ScriptedRedis extends Redis {
   wkPutGrant(hash: string, zset: string, ...argv: (string | number)[]): Promise<number>;
   wkRemoveGrant(hash: string, zset: string, id: string): Promise<string | null>;
   wkTakeExpired(hash: string, zset: string, now: number, limit: number): Promise<string[]>;
+  wkBan(hash: string, zset: string, ip: string, json: string, until: number): Promise<number>;
+  wkListBans(hash: string, zset: string, now: number): Promise<string[]>;
+  wkUnban(hash: string, zset: string, ip: string, now: number): Promise<number>;
 }
 
 /**
@@ -70,6 +77,9 @@ export class RedisStore implements KnockStore {
     client.defineCommand("wkPutGrant", { numberOfKeys: 2, lua: PUT_GRANT_SCRIPT });
     client.defineCommand("wkRemoveGrant", { numberOfKeys: 2, lua: REMOVE_GRANT_SCRIPT });
     client.defineCommand("wkTakeExpired", { numberOfKeys: 2, lua: TAKE_EXPIRED_SCRIPT });
+    client.defineCommand("wkBan", { numberOfKeys: 2, lua: BAN_SCRIPT });
+    client.defineCommand("wkListBans", { numberOfKeys: 2, lua: LIST_BANS_SCRIPT });
+    client.defineCommand("wkUnban", { numberOfKeys: 2, lua: UNBAN_SCRIPT });
     this.redis = client as ScriptedRedis;
   }
 
@@ -144,6 +154,20 @@ export class RedisStore implements KnockStore {
     return values.map((json) => JSON.parse(json) as GrantRecord);
   }
 
+  async ban(ip: string, until: number, reason: string): Promise<void> {
+    const record: BanRecord = { ip, until, reason };
+    await this.call(() => this.redis.wkBan(...this.banKeys(), ip, JSON.stringify(record), until));
+  }
+
+  async listBans(): Promise<BanRecord[]> {
+    const values = await this.call(() => this.redis.wkListBans(...this.banKeys(), this.now()));
+    return values.map((json) => JSON.parse(json) as BanRecord).sort((a, b) => a.until - b.until);
+  }
+
+  async unban(ip: string): Promise<boolean> {
+    return (await this.call(() => this.redis.wkUnban(...this.banKeys(), ip, this.now()))) === 1;
+  }
+
   async ping(): Promise<void> {
     await this.call(() => this.redis.ping());
   }
@@ -153,6 +177,10 @@ export class RedisStore implements KnockStore {
     await this.redis.quit().catch(() => {
       this.redis.disconnect();
     });
+  }
+
+  private banKeys(): [string, string] {
+    return [`${this.prefix}b`, `${this.prefix}bx`];
   }
 
   private grantKeys(): [string, string] {

@@ -37,6 +37,15 @@ export interface GrantRecord {
   readonly expiresAt: number;
 }
 
+/** A client IP refused everywhere until `until` (epoch ms); set by the defences. */
+export interface BanRecord {
+  readonly ip: string;
+  /** Epoch milliseconds; the ban lifts by itself after this. */
+  readonly until: number;
+  /** Why, for operators (e.g. "failures"); never shown to the client. */
+  readonly reason: string;
+}
+
 /** The identity of a grant: at most one live grant exists per door and client IP. */
 export const grantId = (door: string, ip: string): string => `${door} ${ip}`;
 
@@ -76,6 +85,15 @@ export interface KnockStore {
 
   /** Removes and returns grants whose expiry is at or before `now` (epoch ms), at most `limit`. */
   takeExpiredGrants(now: number, limit?: number): Promise<GrantRecord[]>;
+
+  /** Bans `ip` until `until` (epoch ms), replacing any earlier ban of it. */
+  ban(ip: string, until: number, reason: string): Promise<void>;
+
+  /** Every ban still in force, soonest lift first. */
+  listBans(): Promise<BanRecord[]>;
+
+  /** Lifts the ban on `ip` at once; true when there was one in force. */
+  unban(ip: string): Promise<boolean>;
 
   /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;

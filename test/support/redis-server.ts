@@ -66,7 +66,9 @@ function answersPing(port: number): Promise<boolean> {
       socket.destroy();
       resolve(data.toString().startsWith("+PONG"));
     });
-    socket.once("error", () => resolve(false));
+    socket.once("error", () => {
+      resolve(false);
+    });
     socket.once("timeout", () => {
       socket.destroy();
       resolve(false);
