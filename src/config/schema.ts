@@ -16,6 +16,8 @@ export const DEFAULTS = Object.freeze({
   chain: "WEBKNOCK",
   table: "webknock",
   listen: [{ host: "127.0.0.1", port: 8080 }],
+  /** Loopback only: the admin API can revoke grants, so it is never exposed by default. */
+  adminListen: { host: "127.0.0.1", port: 9090 },
 });
 
 /** Kernel object names: iptables allows 28 chars; keep them plain so they never need quoting. */
@@ -131,6 +133,18 @@ const firewallSchema = z.strictObject({
   sweepInterval: duration("1s").prefault(DEFAULTS.sweepInterval),
 });
 
+/** The admin API is off unless this section names where its bearer token comes from. */
+const adminSchema = z
+  .strictObject({
+    listen: z.strictObject({ host: z.string().min(1), port }).default(DEFAULTS.adminListen),
+    tokenFile: z.string().min(1).optional(),
+    tokenEnv: z.string().min(1).optional(),
+  })
+  .refine((admin) => (admin.tokenFile === undefined) !== (admin.tokenEnv === undefined), {
+    message:
+      "give exactly one of tokenFile or tokenEnv; the admin API never runs without a token (remove the admin section to turn it off)",
+  });
+
 /** The raw file's shape. Refinements that span sections live in `load.ts`. */
 export const configSchema = z.strictObject({
   server: z
@@ -168,6 +182,7 @@ export const configSchema = z.strictObject({
     z.string().regex(/^[a-z0-9_.-]{1,64}$/, "name users with a-z, 0-9, _, . or -"),
     userSchema,
   ),
+  admin: adminSchema.optional(),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

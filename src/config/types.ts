@@ -56,6 +56,13 @@ export interface FirewallConfig {
   readonly sweepIntervalMs: number;
 }
 
+/** The admin API: its own listener, bearer-token protected. Present only when a token is set. */
+export interface AdminConfig {
+  readonly listen: { readonly host: string; readonly port: number };
+  /** The bearer token, read from tokenFile or tokenEnv at start-up. Never logged. */
+  readonly token: string;
+}
+
 /** The validated, resolved configuration the gateway runs on. */
 export interface GatewayConfig {
   readonly server: {
@@ -72,4 +79,6 @@ export interface GatewayConfig {
   readonly firewall: FirewallConfig;
   readonly doors: readonly DoorConfig[];
   readonly users: ReadonlyMap<string, UserConfig>;
+  /** Undefined when the config has no admin section: the admin API is off. */
+  readonly admin?: AdminConfig;
 }
