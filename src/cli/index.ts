@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { ConfigError, WebknockError } from "../errors.js";
 import { registerConfigCommands } from "./commands/config.js";
 import { registerDemoCommands } from "./commands/demo.js";
+import { registerKnockCommands } from "./commands/knock.js";
 import { registerServeCommands } from "./commands/serve.js";
 import { CliUsageError, EXIT, ExitError } from "./config-option.js";
 import type { CliDeps } from "./deps.js";
@@ -11,6 +12,7 @@ const COMMAND_GROUPS: readonly ((program: Command, deps: CliDeps) => void)[] = [
   registerConfigCommands,
   registerServeCommands,
   registerDemoCommands,
+  registerKnockCommands,
 ];
 
 /** Builds the CLI over injected dependencies (otplib-cli style), so tests drive it in-process. */

@@ -36,6 +36,8 @@ export interface TestGatewayOptions {
   readonly store?: KnockStore;
   readonly openFor?: string;
   readonly host?: string;
+  /** Serve HTTPS with this certificate and key (PEM file paths). */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 /** Builds a config like `demoConfig()` does, then moves the listeners to port 0. */
@@ -54,7 +56,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const resolved = resolveConfig(
     {
       // Ports are placeholders (the schema wants 1-65535); both become 0 below.
-      server: { listen: [{ host, port: 8080 }] },
+      server: { listen: [{ host, port: 8080, ...(options.tls ? { tls: options.tls } : {}) }] },
       firewall: { backend: "log" },
       doors: {
         [TEST_DOOR]: {
@@ -77,7 +79,10 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   );
   const config: GatewayConfig = {
     ...resolved,
-    server: { ...resolved.server, listen: [{ host, port: 0 }] },
+    server: {
+      ...resolved.server,
+      listen: resolved.server.listen.map((listen) => ({ ...listen, port: 0 })),
+    },
     admin: resolved.admin && { ...resolved.admin, listen: { host: "127.0.0.1", port: 0 } },
   };
   const firewall = new LogFirewall(() => undefined);
