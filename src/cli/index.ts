@@ -4,6 +4,7 @@ import { registerConfigCommands } from "./commands/config.js";
 import { registerDemoCommands } from "./commands/demo.js";
 import { registerKnockCommands } from "./commands/knock.js";
 import { registerServeCommands } from "./commands/serve.js";
+import { registerUserCommands } from "./commands/user.js";
 import { CliUsageError, EXIT, ExitError } from "./config-option.js";
 import type { CliDeps } from "./deps.js";
 
@@ -13,6 +14,7 @@ const COMMAND_GROUPS: readonly ((program: Command, deps: CliDeps) => void)[] = [
   registerServeCommands,
   registerDemoCommands,
   registerKnockCommands,
+  registerUserCommands,
 ];
 
 /** Builds the CLI over injected dependencies (otplib-cli style), so tests drive it in-process. */
