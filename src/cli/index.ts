@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError, WebknockError } from "../errors.js";
+import { registerAdminCommands } from "./commands/admin.js";
 import { registerConfigCommands } from "./commands/config.js";
 import { registerDemoCommands } from "./commands/demo.js";
 import { registerKnockCommands } from "./commands/knock.js";
@@ -15,6 +16,7 @@ const COMMAND_GROUPS: readonly ((program: Command, deps: CliDeps) => void)[] = [
   registerDemoCommands,
   registerKnockCommands,
   registerUserCommands,
+  registerAdminCommands,
 ];
 
 /** Builds the CLI over injected dependencies (otplib-cli style), so tests drive it in-process. */
