@@ -1,4 +1,6 @@
+import { Writable } from "node:stream";
 import request from "supertest";
+import { createLogger } from "../../src/log.js";
 import { currentTotp } from "../../src/knock/totp.js";
 import { knock } from "../../src/client/knock.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,9 +17,20 @@ const auth = { Authorization: `Bearer ${ADMIN_TOKEN}` };
 describe("admin API", () => {
   let gw: TestGateway;
   let admin: string;
+  const logLines: string[] = [];
 
   beforeAll(async () => {
-    gw = await startTestGateway({ users: ["alice", "bob"], admin: true });
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logLines.push(chunk.toString());
+        done();
+      },
+    });
+    gw = await startTestGateway({
+      users: ["alice", "bob"],
+      admin: true,
+      log: createLogger({ destination }),
+    });
     admin = gw.adminUrl ?? "";
   });
   afterAll(async () => {
@@ -87,6 +100,10 @@ describe("admin API", () => {
     expect((revoked.body as { revoked: { user: string } }).revoked.user).toBe("alice");
     expect(await gw.firewall.list()).toEqual([]);
     expect((await request(admin).get("/grants").set(auth)).body).toEqual({ grants: [] });
+    const audit = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(audit).toContainEqual(
+      expect.objectContaining({ event: "revoke", door: TEST_DOOR, ip: "127.0.0.1", user: "alice" }),
+    );
     await request(admin).delete(`/grants/${TEST_DOOR}/127.0.0.1`).set(auth).expect(404);
   });
 

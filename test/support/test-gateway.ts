@@ -4,7 +4,7 @@ import { resolveConfig } from "../../src/config/load.js";
 import type { GatewayConfig } from "../../src/config/types.js";
 import { LogFirewall } from "../../src/firewall/log.js";
 import { createGateway, type Gateway } from "../../src/gateway.js";
-import { silentLogger } from "../../src/log.js";
+import { silentLogger, type Logger } from "../../src/log.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { KnockStore } from "../../src/store/types.js";
 
@@ -38,6 +38,8 @@ export interface TestGatewayOptions {
   readonly host?: string;
   /** Serve HTTPS with this certificate and key (PEM file paths). */
   readonly tls?: { readonly cert: string; readonly key: string };
+  /** Where the gateway logs; silent by default. */
+  readonly log?: Logger;
 }
 
 /** Builds a config like `demoConfig()` does, then moves the listeners to port 0. */
@@ -88,7 +90,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const firewall = new LogFirewall(() => undefined);
   const store = options.store ?? new MemoryStore();
   const gateway = createGateway(config, {
-    log: silentLogger(),
+    log: options.log ?? silentLogger(),
     now: Date.now,
     store,
     firewall,
