@@ -196,6 +196,33 @@ describe("webknock knock", () => {
   });
 });
 
+describe("webknock knock against a gateway whose store is down", () => {
+  it("exits 1 and says the gateway failed closed", async () => {
+    const { MemoryStore } = await import("../../src/store/memory.js");
+    const { StoreUnavailableError } = await import("../../src/errors.js");
+    const store = new MemoryStore();
+    store.advance = () => Promise.reject(new StoreUnavailableError(new Error("down")));
+    const gw = await startTestGateway({ store });
+    try {
+      const run = await cli([
+        "knock",
+        gw.url,
+        "-s",
+        SEQUENCE,
+        "-u",
+        "alice",
+        "--code",
+        "123456",
+        "--json",
+      ]);
+      expect(run.code).toBe(1);
+      expect(JSON.parse(run.stdout)).toMatchObject({ error: "unavailable" });
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
 describe("webknock knock over IPv6 and HTTPS", () => {
   it("knocks a gateway on [::1]", async () => {
     const gw = await startTestGateway({ users: ["v6"], host: "::1" });
