@@ -3,7 +3,8 @@ import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { ConfigError } from "../errors.js";
 import { BASE32, configSchema, MIN_SECRET_CHARS, type RawConfig } from "./schema.js";
-import type { AdminConfig, DoorConfig, GatewayConfig, UserConfig } from "./types.js";
+import { readAdmin } from "./admin.js";
+import type { DoorConfig, GatewayConfig, UserConfig } from "./types.js";
 
 /** What loading needs from the outside world, injectable for tests. */
 export interface ConfigSources {
@@ -157,45 +158,6 @@ function readSecret(
     return undefined;
   }
   return secret;
-}
-
-/** A bearer token shorter than this is guessable; `openssl rand -hex 32` gives 64 characters. */
-const MIN_ADMIN_TOKEN_CHARS = 16;
-
-function readAdmin(
-  admin: RawConfig["admin"],
-  sources: ConfigSources,
-  problems: string[],
-): AdminConfig | undefined {
-  if (admin === undefined) return undefined;
-  let text: string | undefined;
-  if (admin.tokenFile !== undefined) {
-    try {
-      text = sources.readFile(admin.tokenFile);
-    } catch (error) {
-      problems.push(
-        `admin.tokenFile: cannot read ${admin.tokenFile} (${(error as NodeJS.ErrnoException).code ?? "error"}); create it with 'openssl rand -hex 32 > FILE; chmod 600 FILE'`,
-      );
-      return undefined;
-    }
-  } else if (admin.tokenEnv !== undefined) {
-    text = sources.env[admin.tokenEnv];
-    if (text === undefined) {
-      problems.push(
-        `admin.tokenEnv: environment variable ${admin.tokenEnv} is not set; export it before starting`,
-      );
-      return undefined;
-    }
-  }
-  const token = (text ?? "").trim();
-  if (token.length < MIN_ADMIN_TOKEN_CHARS || /\s/.test(token)) {
-    // A token is a secret: say what is wrong with it, never echo it.
-    problems.push(
-      `admin: the token must be at least ${MIN_ADMIN_TOKEN_CHARS} characters without spaces; got ${token.length}. Generate one with 'openssl rand -hex 32'`,
-    );
-    return undefined;
-  }
-  return { listen: admin.listen, token };
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
