@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { currentTotp } from "../../src/knock/totp.js";
 import { startTestGateway, TEST_SEQUENCE, type TestGateway } from "../support/test-gateway.js";
 
-/** Debian's chromium; the tests skip (with a reason) if it is not installed. */
+/** Debian's chromium (scripts/ensure-system-deps.sh); required, so a missing browser fails loudly. */
 const CHROMIUM = "/usr/bin/chromium";
 const SHOTS = join(import.meta.dirname, "..", "..", "test-output");
 /** A mid-size phone (iPhone 12-15 class). */
