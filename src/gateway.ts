@@ -2,6 +2,9 @@ import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import { createMetrics, type GatewayMetrics } from "./admin/metrics.js";
+import { createAdminServer } from "./admin/server.js";
+import { timedStore } from "./admin/timed-store.js";
 import type { GatewayConfig, ListenConfig } from "./config/types.js";
 import type { Clock } from "./clock.js";
 import { createFirewall } from "./firewall/index.js";
@@ -37,6 +40,10 @@ export interface Gateway {
   readonly grants: GrantManager;
   readonly store: KnockStore;
   readonly firewall: FirewallAdapter;
+  /** Prometheus metrics; present when the admin API is configured. */
+  readonly metrics: GatewayMetrics | undefined;
+  /** The admin API's URL once started; undefined when it is not configured. */
+  readonly adminUrl: string | undefined;
   /** Reconciles the firewall, starts the sweeper and the listeners; resolves with their URLs. */
   start(): Promise<string[]>;
   /** Stops listeners and the sweeper and closes the store. Grants stay: they expire on their own. */
@@ -46,7 +53,14 @@ export interface Gateway {
 /** Assembles store, firewall, engine and HTTP edge from a validated config. */
 export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway {
   const { log, now } = deps;
-  const store = deps.store ?? createStore(config, now);
+  const rawStore = deps.store ?? createStore(config, now);
+  // Metrics exist only with the admin API that serves them; otherwise nothing is wrapped.
+  const metrics = config.admin ? createMetrics(rawStore, now) : undefined;
+  const store = metrics
+    ? timedStore(rawStore, (op, seconds, ok) => {
+        metrics.observeStore(op, seconds, ok);
+      })
+    : rawStore;
   const firewall =
     deps.firewall ??
     createFirewall(config.firewall, {
@@ -59,7 +73,20 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   const grants = new GrantManager(store, firewall, now, log);
   const clientIp = createClientIpResolver(config.server.trustProxy);
   const defences = createDefences(config, store, clientIp, log, now);
-  const engine = new KnockEngine(config, store, grants, now, log, deps.limiter ?? defences.limiter);
+  const engine = new KnockEngine(
+    config,
+    store,
+    grants,
+    now,
+    log,
+    deps.limiter ?? defences.limiter,
+    metrics?.observer,
+  );
+  const admin =
+    config.admin && metrics
+      ? createAdminServer(config.admin, { store, grants, firewall, metrics, now, log })
+      : undefined;
+  let adminUrl: string | undefined;
   const decoy = createDecoy();
   const knockApp = createKnockApp({ engine, decoy, views: new Views(), clientIp, log });
   const handler = createEdgeHandler(engine, knockApp, decoy, defences.onUnknownPath);
@@ -71,6 +98,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     grants,
     store,
     firewall,
+    metrics,
+    get adminUrl() {
+      return adminUrl;
+    },
     async start() {
       if (store instanceof RedisStore) {
         // Start even when Redis is down: knocks fail closed (503) until it is back.
@@ -96,8 +127,9 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
         const host = listen.host.includes(":") ? `[${listen.host}]` : listen.host;
         urls.push(`${listen.tls ? "https" : "http"}://${host}:${port}`);
       }
+      adminUrl = await admin?.start();
       log.info(
-        { event: "listening", urls, store: store.kind, firewall: firewall.name },
+        { event: "listening", urls, adminUrl, store: store.kind, firewall: firewall.name },
         "webknock is listening",
       );
       return urls;
@@ -114,6 +146,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
           return closed;
         }),
       );
+      await admin?.stop();
       await grants.stop();
       await store.close();
       defences.close();

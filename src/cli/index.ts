@@ -1,9 +1,12 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError, WebknockError } from "../errors.js";
+import { registerAdminCommands } from "./commands/admin.js";
 import { registerConfigCommands } from "./commands/config.js";
 import { registerDemoCommands } from "./commands/demo.js";
 import { registerFirewallCommands } from "./commands/firewall.js";
+import { registerKnockCommands } from "./commands/knock.js";
 import { registerServeCommands } from "./commands/serve.js";
+import { registerUserCommands } from "./commands/user.js";
 import { CliUsageError, EXIT, ExitError } from "./config-option.js";
 import type { CliDeps } from "./deps.js";
 
@@ -13,6 +16,9 @@ const COMMAND_GROUPS: readonly ((program: Command, deps: CliDeps) => void)[] = [
   registerServeCommands,
   registerDemoCommands,
   registerFirewallCommands,
+  registerKnockCommands,
+  registerUserCommands,
+  registerAdminCommands,
 ];
 
 /** Builds the CLI over injected dependencies (otplib-cli style), so tests drive it in-process. */

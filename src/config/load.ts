@@ -3,6 +3,7 @@ import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { ConfigError } from "../errors.js";
 import { BASE32, configSchema, MIN_SECRET_CHARS, type RawConfig } from "./schema.js";
+import { readAdmin } from "./admin.js";
 import type { DoorConfig, GatewayConfig, UserConfig } from "./types.js";
 
 /** What loading needs from the outside world, injectable for tests. */
@@ -128,6 +129,7 @@ function build(data: RawConfig, sources: ConfigSources, problems: string[]): Gat
         trackedIps: limits.scanner.trackedIps,
       },
     },
+    admin: readAdmin(data.admin, sources, problems),
   };
 }
 

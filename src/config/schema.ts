@@ -40,6 +40,8 @@ export const DEFAULTS = Object.freeze({
   scannerBan: "1h",
   /** IPs the in-process scanner counter tracks at once (about 80 bytes each). */
   scannerTrackedIps: 10_000,
+  /** Loopback only: the admin API can revoke grants, so it is never exposed by default. */
+  adminListen: { host: "127.0.0.1", port: 9090 },
 });
 
 /** Kernel object names: iptables allows 28 chars; keep them plain so they never need quoting. */
@@ -73,6 +75,12 @@ const cidrList = z.array(z.string()).superRefine((entries, ctx) => {
     });
   }
 });
+
+const port = z
+  .number({ error: "write a port number from 1 to 65535" })
+  .int()
+  .min(1, "ports run from 1 to 65535")
+  .max(65535, "ports run from 1 to 65535");
 
 const portSpec = z.string().transform((text, ctx) => {
   const match = PORT_SPEC.exec(text.trim().toLowerCase());
@@ -189,6 +197,17 @@ const limitsSchema = z.strictObject({
     })
     .prefault({}),
 });
+/** The admin API is off unless this section names where its bearer token comes from. */
+const adminSchema = z
+  .strictObject({
+    listen: z.strictObject({ host: z.string().min(1), port }).default(DEFAULTS.adminListen),
+    tokenFile: z.string().min(1).optional(),
+    tokenEnv: z.string().min(1).optional(),
+  })
+  .refine((admin) => (admin.tokenFile === undefined) !== (admin.tokenEnv === undefined), {
+    message:
+      "give exactly one of tokenFile or tokenEnv; the admin API never runs without a token (remove the admin section to turn it off)",
+  });
 
 /** The raw file's shape. Refinements that span sections live in `load.ts`. */
 export const configSchema = z.strictObject({
@@ -228,6 +247,7 @@ export const configSchema = z.strictObject({
     userSchema,
   ),
   limits: limitsSchema.prefault({}),
+  admin: adminSchema.optional(),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

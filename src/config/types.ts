@@ -83,6 +83,13 @@ export interface LimitsConfig {
   };
 }
 
+/** The admin API: its own listener, bearer-token protected. Present only when a token is set. */
+export interface AdminConfig {
+  readonly listen: { readonly host: string; readonly port: number };
+  /** The bearer token, read from tokenFile or tokenEnv at start-up. Never logged. */
+  readonly token: string;
+}
+
 /** The validated, resolved configuration the gateway runs on. */
 export interface GatewayConfig {
   readonly server: {
@@ -100,4 +107,6 @@ export interface GatewayConfig {
   readonly doors: readonly DoorConfig[];
   readonly users: ReadonlyMap<string, UserConfig>;
   readonly limits: LimitsConfig;
+  /** Undefined when the config has no admin section: the admin API is off. */
+  readonly admin?: AdminConfig;
 }

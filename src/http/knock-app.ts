@@ -156,8 +156,9 @@ export function createKnockApp(deps: KnockAppDeps): express.Express {
                   ports: granted.ports.join(", "),
                   ip: granted.ip,
                   openFor: granted.openFor,
-                  expiresAtMs: grant.expiresAt,
                   expiresAtIso: granted.expiresAt,
+                  // Shown without JavaScript; the page's script swaps in the phone's local time.
+                  expiresAtText: `${granted.expiresAt.slice(11, 19)} UTC`,
                 }),
               );
           }

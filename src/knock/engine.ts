@@ -54,6 +54,21 @@ export interface AttemptLimiter {
   succeed(user: string, ip: string): Promise<void>;
 }
 
+/**
+ * Optional listener for what the engine does (metrics); called synchronously after the
+ * fact, so it must be cheap and must not throw. Nothing about a code or secret is passed.
+ */
+export interface KnockObserver {
+  /** A step path was requested and reached the store (the outcome is not disclosed). */
+  onStep?(door: string): void;
+  /** A sequence was completed and a challenge issued. */
+  onChallenge?(door: string): void;
+  /** A redemption opened the door. */
+  onGrant?(door: string): void;
+  /** A redemption with a live challenge was refused. */
+  onDenial?(door: string, reason: DenyReason): void;
+}
+
 /** Challenge tokens carry 128 random bits, like a session id. */
 const CHALLENGE_BYTES = 16;
 /** Verified against an unknown user's attempt so its timing matches a known one. */
@@ -72,6 +87,7 @@ export class KnockEngine {
     private readonly now: Clock,
     private readonly log: Logger,
     private readonly limiter?: AttemptLimiter,
+    private readonly observer: KnockObserver = {},
   ) {
     for (const door of config.doors) {
       door.sequence.forEach((path, index) =>
@@ -102,7 +118,9 @@ export class KnockEngine {
       sequenceTimeoutMs: door.sequenceTimeoutMs,
       challenge: { token, ttlMs: door.challengeTimeoutMs },
     });
+    this.observer.onStep?.(door.name);
     if (outcome !== "challenge") return { kind: "decoy" };
+    this.observer.onChallenge?.(door.name);
     this.log.info({ event: "challenge", ip, door: door.name }, "challenge issued");
     return {
       kind: "challenge",
@@ -127,6 +145,7 @@ export class KnockEngine {
     const audit = { ip, door: door.name, user: userName.slice(0, 64) };
     const deny = (reason: DenyReason): RedeemResult => {
       this.log.warn({ event: "denial", reason, ...audit }, "knock denied");
+      this.observer.onDenial?.(door.name, reason);
       return { kind: "denied", reason };
     };
 
@@ -146,6 +165,7 @@ export class KnockEngine {
     }
     await this.limiter?.succeed(user.name, ip);
     const grant = await this.grants.open(door, ip, user.name);
+    this.observer.onGrant?.(door.name);
     this.log.info(
       { event: "grant", ...audit, ports: door.open, expiresAt: grant.expiresAt },
       "door opened",

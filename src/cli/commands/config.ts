@@ -27,6 +27,9 @@ export function registerConfigCommands(program: Command, deps: CliDeps): void {
       );
     }
     out.push(`  users:    ${[...loaded.users.keys()].join(", ")}`);
+    out.push(
+      `  admin:    ${loaded.admin ? `http://${loaded.admin.listen.host}:${loaded.admin.listen.port} (bearer token set)` : "off (no admin section)"}`,
+    );
     deps.stdout.write(`${out.join("\n")}\n`);
   });
 }

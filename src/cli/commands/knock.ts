@@ -1,0 +1,172 @@
+import type { Command } from "commander";
+import { knock, KnockError, type KnockFailure, type KnockGrant } from "../../client/knock.js";
+import {
+  ClientConfigError,
+  defaultClientConfigPath,
+  parseSequence,
+  readProfile,
+  type KnockProfile,
+} from "../../client/profiles.js";
+import { parseDuration } from "../../config/duration.js";
+import { BASE32, MIN_SECRET_CHARS } from "../../config/schema.js";
+import { currentTotp } from "../../knock/totp.js";
+import { CliUsageError, EXIT, ExitError } from "../config-option.js";
+import type { CliDeps } from "../deps.js";
+
+interface KnockOptions {
+  sequence?: string;
+  user?: string;
+  secretFile?: string;
+  code?: string;
+  profile?: string;
+  clientConfig?: string;
+  insecure?: boolean;
+  timeout: string;
+  json?: boolean;
+}
+
+/** Exit code per failure: the gateway said no (3), could not talk to it (4), anything else (1). */
+const FAILURE_EXIT: Readonly<Record<KnockFailure, number>> = {
+  denied: EXIT.denied,
+  "no-challenge": EXIT.denied,
+  unreachable: EXIT.unreachable,
+  tls: EXIT.unreachable,
+  unavailable: EXIT.error,
+  protocol: EXIT.error,
+};
+
+/** `webknock knock URL --sequence /a,/b,/c --user NAME --secret-file F | --code N | --profile P`. */
+export function registerKnockCommands(program: Command, deps: CliDeps): void {
+  program
+    .command("knock")
+    .description("knock on a gateway: walk the sequence, answer the challenge, print what opened")
+    .argument("[url]", "gateway base URL, e.g. https://gw.example.net:8443 or http://[2001:db8::1]")
+    .option("-s, --sequence <paths>", "the door's paths in order, comma-separated: /a,/b,/c")
+    .option("-u, --user <name>", "user name")
+    .option("--secret-file <file>", "file holding the user's base32 TOTP secret")
+    .option("--code <digits>", "a six-digit code from an authenticator app instead of a secret")
+    .option("-p, --profile <name>", "take url, sequence, user and secretFile from a saved profile")
+    .option("--client-config <file>", "profiles file (default: ~/.config/webknock/client.yaml)")
+    .option("-k, --insecure", "do not verify the gateway's TLS certificate (self-signed)")
+    .option("--timeout <duration>", "per-request timeout", "10s")
+    .option("--json", "print the result as JSON")
+    .action(async (url: string | undefined, options: KnockOptions) => {
+      const request = resolveRequest(url, options, deps);
+      try {
+        const grant = await knock(request);
+        deps.stdout.write(
+          options.json === true ? `${JSON.stringify({ granted: grant })}\n` : describeGrant(grant),
+        );
+      } catch (error) {
+        if (!(error instanceof KnockError)) throw error;
+        if (options.json === true)
+          deps.stdout.write(
+            `${JSON.stringify({ error: error.failure, message: error.message })}\n`,
+          );
+        deps.stderr.write(`webknock: ${error.message}\n`);
+        throw new ExitError(FAILURE_EXIT[error.failure]);
+      }
+    });
+}
+
+/** Merges options over the profile and checks everything before any packet is sent. */
+function resolveRequest(url: string | undefined, options: KnockOptions, deps: CliDeps) {
+  const profile = options.profile === undefined ? {} : loadProfile(options, deps);
+  const base = url ?? profile.url;
+  if (base === undefined)
+    throw new CliUsageError("No gateway URL: pass it as the first argument or use --profile.");
+  let parsed: URL;
+  try {
+    parsed = new URL(base);
+  } catch {
+    throw new CliUsageError(
+      `${JSON.stringify(base)} is not a URL; write http(s)://host[:port], IPv6 as http://[2001:db8::1]:8080.`,
+    );
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
+    throw new CliUsageError(`The gateway URL must start with http:// or https://, got ${base}.`);
+
+  const sequence =
+    options.sequence === undefined ? profile.sequence : parseSequence(options.sequence);
+  if (sequence === undefined || sequence.length === 0)
+    throw new CliUsageError("No sequence: pass --sequence /a,/b,/c or use --profile.");
+  const badPath = sequence.find((path) => !path.startsWith("/") || /[?#\s]/.test(path));
+  if (badPath !== undefined)
+    throw new CliUsageError(
+      `Sequence paths start with / and carry no query, fragment or spaces; got ${JSON.stringify(badPath)}.`,
+    );
+
+  const user = options.user ?? profile.user;
+  if (user === undefined || user === "")
+    throw new CliUsageError("No user: pass --user NAME or use --profile.");
+
+  const timeoutMs = parseDuration(options.timeout);
+  if (timeoutMs === undefined)
+    throw new CliUsageError(`--timeout ${options.timeout} is not a duration such as 10s or 500ms.`);
+
+  return {
+    url: parsed.href,
+    sequence,
+    user,
+    code: codeSource(options, profile, deps),
+    insecure: options.insecure ?? profile.insecure ?? false,
+    timeoutMs,
+  };
+}
+
+/** A fixed --code, or the secret file read now and the code computed just before sending. */
+function codeSource(
+  options: KnockOptions,
+  profile: KnockProfile,
+  deps: CliDeps,
+): string | (() => Promise<string>) {
+  if (options.code !== undefined) {
+    if (options.secretFile !== undefined)
+      throw new CliUsageError("Give either --code or --secret-file, not both.");
+    if (!/^[0-9]{6}$/.test(options.code))
+      throw new CliUsageError("--code takes the six digits your authenticator app shows.");
+    return options.code;
+  }
+  const file = options.secretFile ?? profile.secretFile;
+  if (file === undefined)
+    throw new CliUsageError("No code: pass --secret-file FILE, --code DIGITS or use --profile.");
+  let text: string;
+  try {
+    text = deps.readFile(file);
+  } catch (error) {
+    throw new CliUsageError(
+      `Cannot read secret file ${file} (${(error as NodeJS.ErrnoException).code ?? "error"}).`,
+    );
+  }
+  const secret = text.replace(/\s+/g, "").toUpperCase().replace(/=+$/, "");
+  if (!BASE32.test(secret) || secret.length < MIN_SECRET_CHARS)
+    throw new CliUsageError(
+      `Secret file ${file} does not hold a base32 secret of at least ${MIN_SECRET_CHARS} characters.`,
+    );
+  return () => currentTotp(secret, deps.now());
+}
+
+function loadProfile(options: KnockOptions, deps: CliDeps): KnockProfile {
+  const path = options.clientConfig ?? defaultClientConfigPath(deps.env);
+  if (path === undefined)
+    throw new CliUsageError("No client config: pass --client-config FILE (HOME is not set).");
+  let text: string;
+  try {
+    text = deps.readFile(path);
+  } catch (error) {
+    throw new CliUsageError(
+      `Cannot read client config ${path} (${(error as NodeJS.ErrnoException).code ?? "error"}); see docs/usage.md for its format.`,
+    );
+  }
+  try {
+    return readProfile(text, path, options.profile ?? "", deps.env);
+  } catch (error) {
+    if (error instanceof ClientConfigError) throw new CliUsageError(error.message);
+    throw error;
+  }
+}
+
+/** One line for people: what opened, for whom, and until when (UTC and seconds). */
+function describeGrant(grant: KnockGrant): string {
+  return `Opened ${grant.ports.join(", ")} for ${grant.ip} (door ${grant.door}) for ${grant.openFor} s, until ${grant.expiresAt}.\n`;
+}

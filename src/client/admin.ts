@@ -1,0 +1,114 @@
+import { HttpClient, TransportError } from "./http.js";
+
+/** A grant as `GET /grants` lists it. */
+export interface AdminGrant {
+  readonly door: string;
+  readonly ip: string;
+  readonly user: string;
+  readonly ports: readonly string[];
+  readonly grantedAt: string;
+  readonly expiresAt: string;
+  readonly remainingSeconds: number;
+}
+
+/** A ban as `GET /bans` lists it. */
+export interface AdminBan {
+  readonly ip: string;
+  readonly until: string;
+  readonly remainingSeconds: number;
+  readonly reason: string;
+}
+
+/** Why an admin call failed; `message` is a whole sentence. */
+export type AdminFailure =
+  "unauthorized" | "not-found" | "bad-request" | "unreachable" | "unavailable" | "protocol";
+
+/** An admin API call that did not succeed. */
+export class AdminError extends Error {
+  constructor(
+    readonly failure: AdminFailure,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "AdminError";
+  }
+}
+
+/** Where the admin API listens and the bearer token it wants. */
+export interface AdminClientOptions {
+  readonly url: string;
+  readonly token: string;
+  readonly timeoutMs?: number;
+}
+
+/** A client for the admin API (src/admin), used by `webknock grants` and `webknock bans`. */
+export class AdminClient {
+  private readonly base: URL;
+
+  constructor(private readonly options: AdminClientOptions) {
+    this.base = new URL(options.url);
+  }
+
+  /** Live grants, soonest expiry first. */
+  async listGrants(): Promise<AdminGrant[]> {
+    return ((await this.call("GET", "/grants")) as { grants: AdminGrant[] }).grants;
+  }
+
+  /** Revokes a grant; rejects with `not-found` when there is none. */
+  async revokeGrant(door: string, ip: string): Promise<AdminGrant> {
+    const path = `/grants/${encodeURIComponent(door)}/${encodeURIComponent(ip)}`;
+    return ((await this.call("DELETE", path)) as { revoked: AdminGrant }).revoked;
+  }
+
+  /** Bans in force, soonest lift first. */
+  async listBans(): Promise<AdminBan[]> {
+    return ((await this.call("GET", "/bans")) as { bans: AdminBan[] }).bans;
+  }
+
+  /** Lifts a ban; rejects with `not-found` when the IP is not banned. */
+  async unban(ip: string): Promise<void> {
+    await this.call("DELETE", `/bans/${encodeURIComponent(ip)}`);
+  }
+
+  private async call(method: "GET" | "DELETE", path: string): Promise<unknown> {
+    const client = new HttpClient({ timeoutMs: this.options.timeoutMs ?? 10_000 });
+    try {
+      const res = await client.send(method, new URL(path, this.base.origin), {
+        accept: "application/json",
+        authorization: `Bearer ${this.options.token}`,
+      });
+      let body: unknown;
+      try {
+        body = JSON.parse(res.body);
+      } catch {
+        throw new AdminError(
+          "protocol",
+          `${this.base.origin} answered ${res.status} without JSON; is it the webknock admin API?`,
+        );
+      }
+      const message = (body as { message?: unknown }).message;
+      const said = typeof message === "string" ? ` ${message}` : "";
+      switch (res.status) {
+        case 200:
+          return body;
+        case 401:
+          throw new AdminError("unauthorized", `The admin API refused the token.${said}`);
+        case 404:
+          throw new AdminError("not-found", `Not found.${said}`);
+        case 400:
+          throw new AdminError("bad-request", `Bad request.${said}`);
+        case 503:
+          throw new AdminError("unavailable", "The gateway's state store is unavailable.");
+        default:
+          throw new AdminError("protocol", `Unexpected answer ${res.status}.${said}`);
+      }
+    } catch (error) {
+      if (error instanceof TransportError)
+        throw new AdminError("unreachable", error.message, { cause: error });
+      throw error;
+    } finally {
+      client.close();
+    }
+  }
+}

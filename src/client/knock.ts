@@ -1,0 +1,159 @@
+import { HttpClient, TransportError, type HttpResponse } from "./http.js";
+
+/** What a successful knock opened, exactly as the gateway reports it. */
+export interface KnockGrant {
+  readonly door: string;
+  readonly ip: string;
+  readonly ports: readonly string[];
+  /** Seconds the ports stay open from the grant. */
+  readonly openFor: number;
+  /** ISO 8601 time at which the ports close. */
+  readonly expiresAt: string;
+}
+
+/**
+ * Why a knock failed: `denied` (the gateway refused the code or user), `no-challenge`
+ * (the sequence was wrong or too slow, or this source is not allowed), `unreachable`,
+ * `tls` (certificate not trusted), `unavailable` (the gateway failed closed, 503),
+ * `protocol` (an answer that is not the gateway's).
+ */
+export type KnockFailure =
+  "denied" | "no-challenge" | "unreachable" | "tls" | "unavailable" | "protocol";
+
+/** A knock that did not open anything; `failure` is stable, `message` a whole sentence. */
+export class KnockError extends Error {
+  constructor(
+    readonly failure: KnockFailure,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "KnockError";
+  }
+}
+
+/** One knock: where, which paths, who, and the code (or how to get it when it is needed). */
+export interface KnockRequest {
+  /** Gateway base URL: http(s)://host[:port], IPv6 in brackets. Its path is ignored. */
+  readonly url: string;
+  /** The door's paths in order; each starts with "/". */
+  readonly sequence: readonly string[];
+  readonly user: string;
+  /** A six-digit code, or a function computing one just before it is sent. */
+  readonly code: string | (() => Promise<string>);
+  /** Skip certificate verification (self-signed gateways). */
+  readonly insecure?: boolean;
+  /** Per-request timeout; 10 s by default. */
+  readonly timeoutMs?: number;
+}
+
+/** A request is a step, the challenge or the redemption; each should answer in well under this. */
+const DEFAULT_TIMEOUT_MS = 10_000;
+const JSON_HEADERS = { accept: "application/json" } as const;
+
+/**
+ * Walks the sequence, takes the challenge from the last step and redeems it over the
+ * JSON API. Resolves with the grant or rejects with a KnockError.
+ */
+export async function knock(request: KnockRequest): Promise<KnockGrant> {
+  const base = new URL(request.url);
+  const client = new HttpClient({
+    insecure: request.insecure,
+    timeoutMs: request.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  });
+  try {
+    let challenge: string | undefined;
+    for (const [index, path] of request.sequence.entries()) {
+      const res = await send(client, "GET", new URL(path, base.origin));
+      if (res.status === 503) throw unavailable();
+      if (index < request.sequence.length - 1) continue;
+      const offered = res.status === 200 ? parseJson(res, "challenge").challenge : undefined;
+      if (typeof offered !== "string") {
+        throw new KnockError(
+          "no-challenge",
+          `${path} answered ${res.status} without a challenge: the sequence is wrong, was walked too slowly, or this source address may not use the door.`,
+        );
+      }
+      challenge = offered;
+    }
+    if (challenge === undefined) throw new KnockError("protocol", "The sequence is empty.");
+    const code = typeof request.code === "string" ? request.code : await request.code();
+    const last = request.sequence.at(-1) ?? "/";
+    const res = await send(
+      client,
+      "POST",
+      new URL(last, base.origin),
+      JSON.stringify({ challenge, user: request.user, code }),
+    );
+    if (res.status === 200) {
+      const granted = parseJson(res, "granted").granted;
+      if (isGrant(granted)) return granted;
+      throw new KnockError("protocol", "The gateway's answer has no usable grant.");
+    }
+    if (res.status === 403)
+      throw new KnockError(
+        "denied",
+        `Denied: the gateway refused user ${JSON.stringify(request.user)} with that code (wrong code or secret, code already used, user not allowed on this door, or locked out).`,
+      );
+    if (res.status === 503) throw unavailable();
+    if (res.status === 404)
+      throw new KnockError(
+        "no-challenge",
+        "The challenge expired or was already used before the code arrived; knock again.",
+      );
+    throw new KnockError("protocol", `Unexpected answer ${res.status} to the code.`);
+  } finally {
+    client.close();
+  }
+}
+
+async function send(
+  client: HttpClient,
+  method: "GET" | "POST",
+  url: URL,
+  body?: string,
+): Promise<HttpResponse> {
+  try {
+    const headers =
+      body === undefined ? JSON_HEADERS : { ...JSON_HEADERS, "content-type": "application/json" };
+    return await client.send(method, url, headers, body);
+  } catch (error) {
+    if (error instanceof TransportError)
+      throw new KnockError(error.failure, error.message, { cause: error });
+    throw error;
+  }
+}
+
+function parseJson(res: HttpResponse, key: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(res.body);
+    if (typeof value === "object" && value !== null && key in value)
+      return value as Record<string, unknown>;
+  } catch {
+    // Fall through: not JSON at all.
+  }
+  throw new KnockError(
+    "protocol",
+    `Expected JSON with "${key}" but got ${res.status} ${res.contentType || "(no type)"}; is this URL a webknock gateway?`,
+  );
+}
+
+function isGrant(value: unknown): value is KnockGrant {
+  const g = value as Partial<KnockGrant> | null;
+  return (
+    typeof g === "object" &&
+    g !== null &&
+    typeof g.door === "string" &&
+    typeof g.ip === "string" &&
+    Array.isArray(g.ports) &&
+    typeof g.openFor === "number" &&
+    typeof g.expiresAt === "string"
+  );
+}
+
+function unavailable(): KnockError {
+  return new KnockError(
+    "unavailable",
+    "The gateway is up but unavailable (503): its state store is down, so it opens nothing.",
+  );
+}

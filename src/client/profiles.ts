@@ -1,0 +1,90 @@
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { parseDocument } from "yaml";
+import { z } from "zod";
+
+/** One saved knock: where, which paths, who, and where the secret lives. */
+export interface KnockProfile {
+  readonly url?: string;
+  readonly sequence?: readonly string[];
+  readonly user?: string;
+  /** Absolute path (a relative one is resolved against the client config's folder). */
+  readonly secretFile?: string;
+  readonly insecure?: boolean;
+}
+
+/** The client config could not be used; the message names the file and the key. */
+export class ClientConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ClientConfigError";
+  }
+}
+
+const profileSchema = z.strictObject({
+  url: z.string().min(1).optional(),
+  sequence: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  user: z.string().min(1).optional(),
+  secretFile: z.string().min(1).optional(),
+  insecure: z.boolean().optional(),
+});
+const fileSchema = z.strictObject({ profiles: z.record(z.string(), profileSchema) });
+
+/** `$XDG_CONFIG_HOME/webknock/client.yaml`, else `~/.config/webknock/client.yaml`. */
+export function defaultClientConfigPath(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.XDG_CONFIG_HOME) return join(env.XDG_CONFIG_HOME, "webknock", "client.yaml");
+  if (env.HOME) return join(env.HOME, ".config", "webknock", "client.yaml");
+  return undefined;
+}
+
+/** Splits `/a,/b,/c` (or takes a list) into paths. */
+export function parseSequence(value: string | readonly string[]): string[] {
+  const parts = typeof value === "string" ? value.split(",") : value;
+  return parts.map((p) => p.trim()).filter((p) => p !== "");
+}
+
+/** Reads one profile from a client config file's text; throws ClientConfigError. */
+export function readProfile(
+  text: string,
+  path: string,
+  name: string,
+  env: NodeJS.ProcessEnv,
+): KnockProfile {
+  const document = parseDocument(text, { uniqueKeys: true });
+  if (document.errors.length > 0) {
+    throw new ClientConfigError(
+      `Client config ${path} is not valid YAML: ${document.errors.map((e) => e.message).join("; ")}`,
+    );
+  }
+  const parsed = fileSchema.safeParse(document.toJS() as unknown);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map(
+      (i) => `${i.path.join(".") || "(top level)"}: ${i.message}`,
+    );
+    throw new ClientConfigError(
+      `Client config ${path} is invalid: ${issues.join("; ")}. Expected profiles: { NAME: { url, sequence, user, secretFile } }.`,
+    );
+  }
+  const profile = parsed.data.profiles[name];
+  if (profile === undefined) {
+    const known = Object.keys(parsed.data.profiles);
+    throw new ClientConfigError(
+      `Profile ${JSON.stringify(name)} is not in ${path}; it has ${known.length > 0 ? known.join(", ") : "no profiles"}.`,
+    );
+  }
+  return {
+    url: profile.url,
+    sequence: profile.sequence === undefined ? undefined : parseSequence(profile.sequence),
+    user: profile.user,
+    secretFile:
+      profile.secretFile === undefined
+        ? undefined
+        : resolvePath(profile.secretFile, dirname(path), env),
+    insecure: profile.insecure,
+  };
+}
+
+/** Expands `~/` and resolves relative paths against the config file's folder. */
+function resolvePath(path: string, base: string, env: NodeJS.ProcessEnv): string {
+  if (path.startsWith("~/") && env.HOME) return join(env.HOME, path.slice(2));
+  return isAbsolute(path) ? path : resolve(base, path);
+}
