@@ -11,6 +11,7 @@ import { createClientIpResolver } from "./http/client-ip.js";
 import { createDecoy } from "./http/decoy.js";
 import { createEdgeHandler } from "./http/edge.js";
 import { createKnockApp } from "./http/knock-app.js";
+import { withStepFastPath } from "./http/step-fast-path.js";
 import { Views } from "./http/views.js";
 import { KnockEngine, type AttemptLimiter } from "./knock/engine.js";
 import { GrantManager } from "./knock/grants.js";
@@ -58,13 +59,11 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   const grants = new GrantManager(store, firewall, now, log);
   const engine = new KnockEngine(config, store, grants, now, log, deps.limiter);
   const decoy = createDecoy();
-  const knockApp = createKnockApp({
-    engine,
-    decoy,
-    views: new Views(),
-    clientIp: createClientIpResolver(config.server.trustProxy),
-    log,
-  });
+  const clientIp = createClientIpResolver(config.server.trustProxy);
+  const knockApp = withStepFastPath(
+    createKnockApp({ engine, decoy, views: new Views(), clientIp, log }),
+    { engine, decoy, clientIp },
+  );
   const handler = createEdgeHandler(engine, knockApp, decoy);
   const servers: Server[] = [];
 
