@@ -44,8 +44,8 @@ export function benchParams(quick: boolean): BenchParams {
       }
     : {
         quick,
-        loadSeconds: 5,
-        rounds: 3,
+        loadSeconds: 4,
+        rounds: 5,
         connections: 50,
         knocks: 200,
         floodKnocks: 50,

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--out FILE] [--redis-port N]`: every figure side by side in
+ * `npm run bench [-- --quick] [--only 1,2] [--out FILE] [--redis-port N]`: every figure side by side in
  * one run, each against a baseline measured in the same run, with PASS/FAIL per target.
  * Starts its own redis-server on a private port and its own network namespaces; all load
  * goes to 127.0.0.1. Writes Markdown to bench/RESULTS.md (or --out).
@@ -15,6 +15,7 @@ async function main(): Promise<void> {
       quick: { type: "boolean", default: process.env.BENCH_QUICK === "1" },
       out: { type: "string" },
       "redis-port": { type: "string", default: "6393" },
+      only: { type: "string" },
     },
   });
   const quick = values.quick;
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
   const { rows, markdown } = await runBench({
     quick,
     redisPort: Number(values["redis-port"]),
+    ...(values.only === undefined ? {} : { only: values.only.split(",").map(Number) }),
     say: (line) => process.stdout.write(`${line}\n`),
   });
   writeFileSync(out, markdown);

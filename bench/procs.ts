@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { ServerKind } from "./server-child.js";
@@ -26,6 +27,8 @@ export function freePort(): Promise<number> {
 /** A server child process. */
 export interface ServerProcess {
   readonly url: string;
+  /** CPU seconds (user + system) the server has used so far; NaN where /proc is missing. */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
@@ -59,7 +62,18 @@ export async function startServer(kind: ServerKind, redisUrl?: string): Promise<
       fail(new Error(`server ${kind} exited with ${String(code)}: ${err}`));
     });
   });
-  return { url, stop: () => stopChild(child) };
+  return { url, cpuSeconds: () => cpuSeconds(child.pid), stop: () => stopChild(child) };
+}
+
+/** utime + stime of a process from /proc/PID/stat, in seconds (clock ticks are 1/100 s). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** SIGTERM, then SIGKILL after 3 s; resolves when the child has exited. */

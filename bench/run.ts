@@ -11,6 +11,7 @@ import { decoyThroughput, stepThroughput } from "./throughput.js";
 
 const NOTES = [
   "Load: autocannon (CLI, its own process) with the same connections and duration for every server; each server runs in its own child process; runs alternate A B C A B C and the median is taken.",
+  "Server CPU us/req (user+system time of the server process from /proc, divided by requests answered) is printed beside req/s; it is less sensitive to a client-bound or noisy run.",
   "On 2 shared cores the load generator, the server and Redis compete for CPU, and autocannon's JavaScript HTTP parser costs more per response header: absolute req/s are noisy and partly client-bound; the ratios are the figures to read.",
   "1.decoy compares against a raw node:http server that writes the very same decoy bytes (15 headers, same body) with no routing, so the ratio is webknock's routing cost. 1.headers shows what the security headers themselves cost against a minimal 2-header 404.",
   "2.step: every request is GET of step 0 from one loopback IP. The first hit sets progress to 1; every later one takes the script's 'repeat' branch (one GET inside Lua, no write). The baseline runs the same script with the same key shapes and client options, one EVALSHA per request, and sends a minimal 404.",
@@ -33,6 +34,8 @@ async function netnsAvailable(): Promise<boolean> {
 export async function runBench(options: {
   quick: boolean;
   redisPort: number;
+  /** Section numbers to run (1-6); all when undefined. */
+  only?: readonly number[];
   say: (line: string) => void;
 }): Promise<{ rows: Row[]; markdown: string }> {
   const params = benchParams(options.quick);
@@ -42,13 +45,14 @@ export async function runBench(options: {
   try {
     redis = await startRedisServer(options.redisPort);
     const canNetns = await netnsAvailable();
-    rows.push(...(await decoyThroughput(params, redis.url, say)));
-    rows.push(...(await stepThroughput(params, redis.url, say)));
-    rows.push(...(await knockLatency(params, redis.url, say, canNetns)));
-    rows.push(...(await grantScale(params, say, canNetns)));
-    rows.push(...(await knockUnderFlood(params, redis.url, say)));
-    rows.push(...(await redisMemory(params, redis.url, say)));
-    rows.push(...(await gatewayRss(params, say)));
+    const want = (n: number): boolean => options.only === undefined || options.only.includes(n);
+    if (want(1)) rows.push(...(await decoyThroughput(params, redis.url, say)));
+    if (want(2)) rows.push(...(await stepThroughput(params, redis.url, say)));
+    if (want(3)) rows.push(...(await knockLatency(params, redis.url, say, canNetns)));
+    if (want(4)) rows.push(...(await grantScale(params, say, canNetns)));
+    if (want(5)) rows.push(...(await knockUnderFlood(params, redis.url, say)));
+    if (want(6)) rows.push(...(await redisMemory(params, redis.url, say)));
+    if (want(6)) rows.push(...(await gatewayRss(params, say)));
   } finally {
     closeClient();
     await redis?.stop();

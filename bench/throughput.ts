@@ -18,11 +18,12 @@ async function compare(
   params: BenchParams,
   redisUrl: string,
   say: (line: string) => void,
-): Promise<Map<string, { rps: number; runs: LoadResult[] }>> {
+): Promise<Map<string, { rps: number; usPerReq: number; runs: LoadResult[] }>> {
   const servers = [];
   try {
     for (const c of contenders) servers.push(await startServer(c.kind, redisUrl));
     const runs = new Map<string, LoadResult[]>(contenders.map((c) => [c.label, []]));
+    const cpu = new Map<string, number[]>(contenders.map((c) => [c.label, []]));
     // Warm-up: one short run each, so JIT and connection set-up are not measured.
     for (const [i, c] of contenders.entries()) {
       await runLoad(`${servers[i]?.url ?? ""}${c.path}`, {
@@ -32,20 +33,24 @@ async function compare(
     }
     for (let round = 0; round < params.rounds; round++) {
       for (const [i, c] of contenders.entries()) {
-        const result = await runLoad(`${servers[i]?.url ?? ""}${c.path}`, {
+        const server = servers[i];
+        const cpuBefore = server?.cpuSeconds() ?? Number.NaN;
+        const result = await runLoad(`${server?.url ?? ""}${c.path}`, {
           connections: params.connections,
           seconds: params.loadSeconds,
         }).result;
+        const us = (((server?.cpuSeconds() ?? Number.NaN) - cpuBefore) * 1e6) / result.requests;
         runs.get(c.label)?.push(result);
+        cpu.get(c.label)?.push(us);
         say(
-          `  round ${round + 1} ${c.label}: ${fmt(result.rps)} req/s (${result.statuses}, errors ${result.errors})`,
+          `  round ${round + 1} ${c.label}: ${fmt(result.rps)} req/s, server ${fmt(us, 1)} us CPU/req (${result.statuses}, errors ${result.errors})`,
         );
       }
     }
     return new Map(
       [...runs].map(([label, list]) => [
         label,
-        { rps: median(list.map((r) => r.rps)), runs: list },
+        { rps: median(list.map((r) => r.rps)), usPerReq: median(cpu.get(label) ?? []), runs: list },
       ]),
     );
   } finally {
@@ -71,6 +76,7 @@ export async function decoyThroughput(
     redisUrl,
     say,
   );
+  const us = (label: string): number => result.get(label)?.usPerReq ?? Number.NaN;
   const same = result.get("raw-decoy")?.rps ?? Number.NaN;
   const raw = result.get("raw")?.rps ?? Number.NaN;
   const wk = result.get("webknock")?.rps ?? Number.NaN;
@@ -79,7 +85,7 @@ export async function decoyThroughput(
     {
       id: "1.decoy",
       what: "Decoy 404 on unknown path, req/s (webknock vs raw node:http writing the same decoy bytes)",
-      figure: `${fmt(wk)} vs ${fmt(same)} req/s`,
+      figure: `${fmt(wk)} vs ${fmt(same)} req/s; server CPU ${fmt(us("webknock"), 1)} vs ${fmt(us("raw-decoy"), 1)} us/req`,
       ratio: `${fmt(wk / same, 2)}x`,
       target: ">= 0.80x",
       verdict: verdict(wk / same >= 0.8),
@@ -87,14 +93,14 @@ export async function decoyThroughput(
     {
       id: "1.headers",
       what: "Context: webknock decoy (15 headers) vs raw node:http minimal 404 (2 headers), req/s",
-      figure: `${fmt(wk)} vs ${fmt(raw)} req/s`,
+      figure: `${fmt(wk)} vs ${fmt(raw)} req/s; server CPU ${fmt(us("webknock"), 1)} vs ${fmt(us("raw"), 1)} us/req`,
       ratio: `${fmt(wk / raw, 2)}x`,
       verdict: "INFO",
     },
     {
       id: "1.express",
       what: "Context: plain Express 5 404, req/s vs raw node:http 404",
-      figure: `${fmt(ex)} vs ${fmt(raw)} req/s`,
+      figure: `${fmt(ex)} vs ${fmt(raw)} req/s; server CPU ${fmt(us("express"), 1)} vs ${fmt(us("raw"), 1)} us/req`,
       ratio: `${fmt(ex / raw, 2)}x`,
       verdict: "INFO",
     },
@@ -119,11 +125,12 @@ export async function stepThroughput(
   );
   const raw = result.get("raw+redis")?.rps ?? Number.NaN;
   const wk = result.get("webknock")?.rps ?? Number.NaN;
+  const us = (label: string): number => result.get(label)?.usPerReq ?? Number.NaN;
   return [
     {
       id: "2.step",
       what: "Knock step 0 (one EVALSHA), req/s (webknock vs raw node:http + same EVALSHA)",
-      figure: `${fmt(wk)} vs ${fmt(raw)} req/s`,
+      figure: `${fmt(wk)} vs ${fmt(raw)} req/s; server CPU ${fmt(us("webknock"), 1)} vs ${fmt(us("raw+redis"), 1)} us/req`,
       ratio: `${fmt(wk / raw, 2)}x`,
       target: ">= 0.70x",
       verdict: verdict(wk / raw >= 0.7),
