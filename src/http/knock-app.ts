@@ -7,6 +7,7 @@ import type { Logger } from "../log.js";
 import type { ClientIpResolver } from "./client-ip.js";
 import type { Decoy } from "./decoy.js";
 import type { Views } from "./views.js";
+import { STEP_FAILURE, type MaybeFailedStep } from "./step-fast-path.js";
 
 /** Bodies carry a 22-character challenge, a user name and six digits: 4 KB is plenty. */
 const BODY_LIMIT = "4kb";
@@ -51,7 +52,9 @@ export function createKnockApp(deps: KnockAppDeps): express.Express {
       ip,
       nonce: randomBytes(16).toString("base64"),
     } satisfies Locals);
-    next();
+    // The fast path already tried this step and failed: report that, do not try again.
+    const failure = (req as MaybeFailedStep)[STEP_FAILURE];
+    next(failure);
   });
   app.use(
     helmet({

@@ -1,0 +1,124 @@
+import { createHash } from "node:crypto";
+import { resolveConfig } from "../src/config/load.js";
+import type { FirewallBackend, GatewayConfig } from "../src/config/types.js";
+
+/** The benchmark door's sequence; step 0 is the knock-step workload. */
+export const BENCH_SEQUENCE = ["/b/alpha.png", "/b/bravo", "/b/knock"] as const;
+export const BENCH_DOOR = "bench";
+export const BENCH_PORT = { proto: "tcp", port: 2222 } as const;
+
+/** Sizes and durations of one run; quick mode is for CI (< 60 s), full mode for RESULTS.md. */
+export interface BenchParams {
+  readonly quick: boolean;
+  /** Seconds per autocannon run, and alternated rounds per server. */
+  readonly loadSeconds: number;
+  readonly rounds: number;
+  readonly connections: number;
+  /** Full knocks timed per backend (item 3) and per phase (item 5). */
+  readonly knocks: number;
+  readonly floodKnocks: number;
+  /** Live-grant levels and timed opens per level (item 4); pre-population time cap per backend. */
+  readonly grantLevels: readonly number[];
+  readonly grantOpens: number;
+  readonly populateCapMs: number;
+  /** Progress keys written for the Redis memory figure; clients tracked for the RSS figure. */
+  readonly redisKeys: number;
+  readonly rssClients: number;
+}
+
+/** Parameters for the quick (CI) or full run. */
+export function benchParams(quick: boolean): BenchParams {
+  return quick
+    ? {
+        quick,
+        loadSeconds: 1,
+        rounds: 1,
+        connections: 50,
+        knocks: 20,
+        floodKnocks: 10,
+        grantLevels: [10, 100, 300],
+        grantOpens: 10,
+        populateCapMs: 8_000,
+        redisKeys: 2_000,
+        rssClients: 10_000,
+      }
+    : {
+        quick,
+        loadSeconds: 4,
+        rounds: 5,
+        connections: 50,
+        knocks: 200,
+        floodKnocks: 50,
+        grantLevels: [10, 1_000, 10_000],
+        grantOpens: 100,
+        populateCapMs: 240_000,
+        redisKeys: 20_000,
+        rssClients: 100_000,
+      };
+}
+
+/** Number of distinct users in the bench config: each full knock uses a fresh one (TOTP replay). */
+export const BENCH_USERS = 1_000;
+
+const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/** A deterministic 160-bit base32 secret for user `i`, so child processes agree on it. */
+export function userSecret(i: number): string {
+  const bytes = createHash("sha256").update(`webknock-bench-${i}`).digest().subarray(0, 20);
+  let bits = 0;
+  let value = 0;
+  let out = "";
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32[(value >>> (bits - 5)) & 31] ?? "";
+      bits -= 5;
+    }
+  }
+  return out;
+}
+
+export const userName = (i: number): string => `u${i}`;
+
+/** Options of a bench gateway config. */
+export interface BenchConfigOptions {
+  readonly redisUrl?: string;
+  readonly keyPrefix?: string;
+  readonly backend?: FirewallBackend;
+  /** Trust X-Forwarded-For from loopback, so one loopback client can knock as many IPs. */
+  readonly trustLoopback?: boolean;
+  readonly port?: number;
+}
+
+/** A validated config: one door, BENCH_USERS users, loopback listener on an ephemeral port. */
+export function benchConfig(options: BenchConfigOptions = {}): GatewayConfig {
+  const users: Record<string, { secret: string }> = {};
+  for (let i = 0; i < BENCH_USERS; i++) users[userName(i)] = { secret: userSecret(i) };
+  return resolveConfig(
+    {
+      server: {
+        listen: [{ host: "127.0.0.1", port: options.port ?? 8080 }],
+        trustProxy: options.trustLoopback === true ? ["loopback"] : [],
+      },
+      store: {
+        ...(options.redisUrl === undefined ? {} : { redis: options.redisUrl }),
+        keyPrefix: options.keyPrefix ?? "wkb:",
+      },
+      firewall: { backend: options.backend ?? "log", chain: "WKBENCH", table: "wkbench" },
+      doors: {
+        [BENCH_DOOR]: {
+          sequence: [...BENCH_SEQUENCE],
+          sequenceTimeout: "30s",
+          challengeTimeout: "60s",
+          open: [`${BENCH_PORT.proto}/${BENCH_PORT.port}`],
+          openFor: "10m",
+          users: Object.keys(users),
+        },
+      },
+      users,
+    },
+    { env: {}, readFile: () => "" },
+    "the benchmark config",
+  );
+}

@@ -1,0 +1,64 @@
+/** The whole benchmark: every section in order, one report. */
+import { startRedisServer, type RedisServerHandle } from "../test/support/redis-server.js";
+import { createNetns, deleteNetns, deleteStaleNetns } from "../test/support/netns.js";
+import { benchParams } from "./config.js";
+import { grantScale } from "./grant-scale.js";
+import { closeClient } from "./knock-client.js";
+import { knockLatency, knockUnderFlood } from "./knock-latency.js";
+import { gatewayRss, redisMemory } from "./memory.js";
+import { renderMarkdown, ROW_IDS, type Row } from "./report.js";
+import { decoyThroughput, stepThroughput } from "./throughput.js";
+
+const NOTES = [
+  "Load: autocannon (CLI, its own process) with the same connections and duration for every server; each server runs in its own child process; runs alternate A B C A B C and the median is taken.",
+  "Server CPU us/req (user+system time of the server process from /proc, divided by requests answered) is printed beside req/s; it is less sensitive to a client-bound or noisy run.",
+  "On 2 shared cores the load generator, the server and Redis compete for CPU, and autocannon's JavaScript HTTP parser costs more per response header: absolute req/s are noisy and partly client-bound; the ratios are the figures to read.",
+  "1.decoy compares against a raw node:http server that writes the very same decoy bytes (15 headers, same body) with no routing, so the ratio is webknock's routing cost. 1.headers shows what the security headers themselves cost against a minimal 2-header 404.",
+  "2.step: every request is GET of step 0 from one loopback IP. The first hit sets progress to 1; every later one takes the script's 'repeat' branch (one GET inside Lua, no write). The baseline runs the same script with the same key shapes and client options, one EVALSHA per request, and sends a minimal 404.",
+  "3 and 5: each knock uses a distinct user (a fresh TOTP step, so replay protection is not tripped) and a distinct client IP sent as X-Forwarded-For from loopback (trusted in the bench config). Time is measured from the first GET to the grant response and includes the client.",
+  "4: grants are added with adapter.open (iptables: one iptables-restore of the same rule specs, since its open lists the whole chain and filling 10,000 one by one is quadratic); each timed open is of a new IP and is closed again untimed so the level stays put.",
+];
+
+async function netnsAvailable(): Promise<boolean> {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    await deleteStaleNetns();
+    await deleteNetns(await createNetns());
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs every section; returns the rows in ROW_IDS order. */
+export async function runBench(options: {
+  quick: boolean;
+  redisPort: number;
+  /** Section numbers to run (1-6); all when undefined. */
+  only?: readonly number[];
+  say: (line: string) => void;
+}): Promise<{ rows: Row[]; markdown: string }> {
+  const params = benchParams(options.quick);
+  const { say } = options;
+  let redis: RedisServerHandle | undefined;
+  const rows: Row[] = [];
+  try {
+    redis = await startRedisServer(options.redisPort);
+    const canNetns = await netnsAvailable();
+    const want = (n: number): boolean => options.only === undefined || options.only.includes(n);
+    if (want(1)) rows.push(...(await decoyThroughput(params, redis.url, say)));
+    if (want(2)) rows.push(...(await stepThroughput(params, redis.url, say)));
+    if (want(3)) rows.push(...(await knockLatency(params, redis.url, say, canNetns)));
+    if (want(4)) rows.push(...(await grantScale(params, say, canNetns)));
+    if (want(5)) rows.push(...(await knockUnderFlood(params, redis.url, say)));
+    if (want(6)) rows.push(...(await redisMemory(params, redis.url, say)));
+    if (want(6)) rows.push(...(await gatewayRss(params, say)));
+  } finally {
+    closeClient();
+    await redis?.stop();
+  }
+  const order = (row: Row): number => (ROW_IDS as readonly string[]).indexOf(row.id);
+  rows.sort((a, b) => order(a) - order(b));
+  const mode = options.quick ? "quick (CI smoke run; figures not meaningful)" : "full";
+  return { rows, markdown: renderMarkdown(rows, mode, NOTES) };
+}

@@ -1,0 +1,123 @@
+/**
+ * One server under load, in its own process so it gets a core of its own and the load
+ * generator does not share its event loop. Usage: server-child.ts KIND PORT [REDIS_URL].
+ * Prints "READY <url>" once listening; exits on SIGTERM.
+ */
+import { createServer, type RequestListener } from "node:http";
+import express from "express";
+import { createGateway } from "../src/gateway.js";
+import { createDecoy } from "../src/http/decoy.js";
+import { silentLogger } from "../src/log.js";
+import { systemClock } from "../src/clock.js";
+import { createRedisClient } from "../src/store/redis.js";
+import { ADVANCE_SCRIPT } from "../src/store/redis-scripts.js";
+import { benchConfig } from "./config.js";
+
+/** The servers the throughput sections compare. */
+export const SERVER_KINDS = [
+  "raw-404",
+  "raw-decoy",
+  "express-404",
+  "webknock",
+  "raw-redis",
+  "webknock-flood",
+] as const;
+export type ServerKind = (typeof SERVER_KINDS)[number];
+
+/** The same nginx-like body the decoy sends; the raw baselines send it with minimal headers. */
+const BODY = Buffer.from(
+  "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+);
+const RAW_HEADERS = { "content-type": "text/html", "content-length": String(BODY.length) };
+
+/** The very bytes webknock's decoy sends, written by a bare handler with no routing at all. */
+function rawDecoy(): RequestListener {
+  const decoy = createDecoy();
+  return (_req, res) => {
+    res.writeHead(404, decoy.headers);
+    res.end(decoy.body);
+  };
+}
+
+const raw404: RequestListener = (_req, res) => {
+  res.writeHead(404, RAW_HEADERS);
+  res.end(BODY);
+};
+
+function express404(): RequestListener {
+  const app = express();
+  app.disable("x-powered-by");
+  app.disable("etag");
+  app.use((_req, res) => {
+    res.status(404).type("html").send(BODY);
+  });
+  return app;
+}
+
+interface AdvanceClient {
+  wkAdvance(
+    progressKey: string,
+    challengeKey: string,
+    ...argv: (string | number)[]
+  ): Promise<number>;
+}
+
+/** One EVALSHA of the advance script per request, same client options as RedisStore, then a 404. */
+function rawRedis(url: string): RequestListener {
+  const client = createRedisClient(url);
+  client.defineCommand("wkAdvance", { numberOfKeys: 2, lua: ADVANCE_SCRIPT });
+  const redis = client as unknown as AdvanceClient;
+  // Same key shapes and arguments as RedisStore.advance for step 0 of a three-step door.
+  return (req, res) => {
+    const ip = req.socket.remoteAddress ?? "";
+    redis.wkAdvance(`wkraw:p:bench:${ip}`, "wkraw:c:", 0, 3, 30_000, 60_000, `bench ${ip}`).then(
+      () => {
+        res.writeHead(404, RAW_HEADERS);
+        res.end(BODY);
+      },
+      () => {
+        res.writeHead(503);
+        res.end();
+      },
+    );
+  };
+}
+
+async function main(): Promise<void> {
+  const [kindArg, portArg, redisUrl] = process.argv.slice(2);
+  const kind = SERVER_KINDS.find((k) => k === kindArg);
+  const port = Number(portArg);
+  if (kind === undefined || !Number.isInteger(port)) {
+    throw new Error(`usage: server-child.ts (${SERVER_KINDS.join("|")}) PORT [REDIS_URL]`);
+  }
+  let url: string;
+  if (kind === "webknock" || kind === "webknock-flood") {
+    const config = benchConfig({
+      port,
+      ...(redisUrl === undefined ? {} : { redisUrl, keyPrefix: `wkb-${kind}:` }),
+      trustLoopback: kind === "webknock-flood",
+    });
+    const gateway = createGateway(config, { log: silentLogger(), now: systemClock });
+    const urls = await gateway.start();
+    url = urls[0] ?? "";
+  } else {
+    const handler =
+      kind === "raw-404"
+        ? raw404
+        : kind === "raw-decoy"
+          ? rawDecoy()
+          : kind === "express-404"
+            ? express404()
+            : rawRedis(redisUrl ?? "");
+    const server = createServer(handler);
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${port}`;
+  }
+  process.stdout.write(`READY ${url}\n`);
+  process.on("SIGTERM", () => process.exit(0));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${String(error)}\n`);
+  process.exit(1);
+});

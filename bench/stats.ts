@@ -1,0 +1,29 @@
+/** Small statistics and process helpers shared by the benchmark sections. */
+
+/** Median of a non-empty list; NaN for an empty one. */
+export function median(values: readonly number[]): number {
+  return percentile(values, 50);
+}
+
+/** Nearest-rank percentile (p in 0..100) of a list; NaN for an empty one. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1] ?? Number.NaN;
+}
+
+/** Milliseconds from a high-resolution start mark. */
+export function msSince(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+/** Resolves after `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Formats a number with a fixed number of decimals, or "n/a". */
+export function fmt(value: number, decimals = 0): string {
+  return Number.isFinite(value) ? value.toFixed(decimals) : "n/a";
+}

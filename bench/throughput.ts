@@ -1,0 +1,139 @@
+import type { BenchParams } from "./config.js";
+import { BENCH_SEQUENCE } from "./config.js";
+import { runLoad, startServer, type LoadResult } from "./procs.js";
+import { verdict, type Row } from "./report.js";
+import type { ServerKind } from "./server-child.js";
+import { fmt, median } from "./stats.js";
+
+/** One server in a comparison: what to start and which path to load. */
+interface Contender {
+  readonly label: string;
+  readonly kind: ServerKind;
+  readonly path: string;
+}
+
+/** Median req/s per contender, from alternated runs (A B C A B C ...) with equal settings. */
+async function compare(
+  contenders: readonly Contender[],
+  params: BenchParams,
+  redisUrl: string,
+  say: (line: string) => void,
+): Promise<Map<string, { rps: number; usPerReq: number; runs: LoadResult[] }>> {
+  const servers = [];
+  try {
+    for (const c of contenders) servers.push(await startServer(c.kind, redisUrl));
+    const runs = new Map<string, LoadResult[]>(contenders.map((c) => [c.label, []]));
+    const cpu = new Map<string, number[]>(contenders.map((c) => [c.label, []]));
+    // Warm-up: one short run each, so JIT and connection set-up are not measured.
+    for (const [i, c] of contenders.entries()) {
+      await runLoad(`${servers[i]?.url ?? ""}${c.path}`, {
+        connections: params.connections,
+        seconds: 1,
+      }).result;
+    }
+    for (let round = 0; round < params.rounds; round++) {
+      for (const [i, c] of contenders.entries()) {
+        const server = servers[i];
+        const cpuBefore = server?.cpuSeconds() ?? Number.NaN;
+        const result = await runLoad(`${server?.url ?? ""}${c.path}`, {
+          connections: params.connections,
+          seconds: params.loadSeconds,
+        }).result;
+        const us = (((server?.cpuSeconds() ?? Number.NaN) - cpuBefore) * 1e6) / result.requests;
+        runs.get(c.label)?.push(result);
+        cpu.get(c.label)?.push(us);
+        say(
+          `  round ${round + 1} ${c.label}: ${fmt(result.rps)} req/s, server ${fmt(us, 1)} us CPU/req (${result.statuses}, errors ${result.errors})`,
+        );
+      }
+    }
+    return new Map(
+      [...runs].map(([label, list]) => [
+        label,
+        { rps: median(list.map((r) => r.rps)), usPerReq: median(cpu.get(label) ?? []), runs: list },
+      ]),
+    );
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}
+
+/** Item 1: decoy answers vs a raw node:http 404, with plain Express for context. */
+export async function decoyThroughput(
+  params: BenchParams,
+  redisUrl: string,
+  say: (line: string) => void,
+): Promise<Row[]> {
+  say("1. decoy path throughput");
+  const result = await compare(
+    [
+      { label: "raw-decoy", kind: "raw-decoy", path: "/wp-login.php" },
+      { label: "webknock", kind: "webknock", path: "/wp-login.php" },
+      { label: "raw", kind: "raw-404", path: "/wp-login.php" },
+      { label: "express", kind: "express-404", path: "/wp-login.php" },
+    ],
+    params,
+    redisUrl,
+    say,
+  );
+  const us = (label: string): number => result.get(label)?.usPerReq ?? Number.NaN;
+  const same = result.get("raw-decoy")?.rps ?? Number.NaN;
+  const raw = result.get("raw")?.rps ?? Number.NaN;
+  const wk = result.get("webknock")?.rps ?? Number.NaN;
+  const ex = result.get("express")?.rps ?? Number.NaN;
+  return [
+    {
+      id: "1.decoy",
+      what: "Decoy 404 on unknown path, req/s (webknock vs raw node:http writing the same decoy bytes)",
+      figure: `${fmt(wk)} vs ${fmt(same)} req/s; server CPU ${fmt(us("webknock"), 1)} vs ${fmt(us("raw-decoy"), 1)} us/req`,
+      ratio: `${fmt(wk / same, 2)}x`,
+      target: ">= 0.80x",
+      verdict: verdict(wk / same >= 0.8),
+    },
+    {
+      id: "1.headers",
+      what: "Context: webknock decoy (15 headers) vs raw node:http minimal 404 (2 headers), req/s",
+      figure: `${fmt(wk)} vs ${fmt(raw)} req/s; server CPU ${fmt(us("webknock"), 1)} vs ${fmt(us("raw"), 1)} us/req`,
+      ratio: `${fmt(wk / raw, 2)}x`,
+      verdict: "INFO",
+    },
+    {
+      id: "1.express",
+      what: "Context: plain Express 5 404, req/s vs raw node:http 404",
+      figure: `${fmt(ex)} vs ${fmt(raw)} req/s; server CPU ${fmt(us("express"), 1)} vs ${fmt(us("raw"), 1)} us/req`,
+      ratio: `${fmt(ex / raw, 2)}x`,
+      verdict: "INFO",
+    },
+  ];
+}
+
+/** Item 2: first step of a door (one EVALSHA) vs raw node:http doing the same EVALSHA. */
+export async function stepThroughput(
+  params: BenchParams,
+  redisUrl: string,
+  say: (line: string) => void,
+): Promise<Row[]> {
+  say("2. knock-step path throughput");
+  const result = await compare(
+    [
+      { label: "raw+redis", kind: "raw-redis", path: "/x" },
+      { label: "webknock", kind: "webknock", path: BENCH_SEQUENCE[0] },
+    ],
+    params,
+    redisUrl,
+    say,
+  );
+  const raw = result.get("raw+redis")?.rps ?? Number.NaN;
+  const wk = result.get("webknock")?.rps ?? Number.NaN;
+  const us = (label: string): number => result.get(label)?.usPerReq ?? Number.NaN;
+  return [
+    {
+      id: "2.step",
+      what: "Knock step 0 (one EVALSHA), req/s (webknock vs raw node:http + same EVALSHA)",
+      figure: `${fmt(wk)} vs ${fmt(raw)} req/s; server CPU ${fmt(us("webknock"), 1)} vs ${fmt(us("raw+redis"), 1)} us/req`,
+      ratio: `${fmt(wk / raw, 2)}x`,
+      target: ">= 0.70x",
+      verdict: verdict(wk / raw >= 0.7),
+    },
+  ];
+}
