@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { ROW_IDS } from "../../bench/report.js";
+import { freePort } from "../support/redis-server.js";
 
 const run = promisify(execFile);
 
@@ -18,8 +19,9 @@ describe("npm run bench -- --quick", () => {
     const dir = mkdtempSync(join(tmpdir(), "webknock-bench-"));
     try {
       const out = join(dir, "RESULTS.md");
-      // A port of its own, apart from the test Redis (6391) and the full bench (6393).
-      await run("bash", ["scripts/bench.sh", "--quick", "--out", out, "--redis-port", "6394"], {
+      // A free port of its own, apart from the test Redis and a full bench (6393).
+      const port = String(await freePort());
+      await run("bash", ["scripts/bench.sh", "--quick", "--out", out, "--redis-port", port], {
         timeout: 110_000,
       });
       const report = readFileSync(out, "utf8");

@@ -9,7 +9,7 @@ import {
   SEQUENCE,
   testConfig,
 } from "../support/gateway.js";
-import { startRedisServer, type RedisServerHandle } from "../support/redis-server.js";
+import { freePort, startRedisServer, type RedisServerHandle } from "../support/redis-server.js";
 import { captureLog, knocker, sleep } from "./support.js";
 
 /** A user per recovery check: each grant uses a TOTP code, which may be used only once. */
@@ -21,8 +21,8 @@ const USERS = new Map([
 ]);
 const users = [...USERS];
 
-/** This file's own redis-server, which it stops and freezes; nobody else uses the port. */
-const OUTAGE_REDIS_PORT = 6395;
+/** This file's own redis-server, which it stops and freezes, on a port nobody else uses. */
+let outageRedisPort = 0;
 
 describe("Redis outage: fail closed, recover by itself", () => {
   let redis: RedisServerHandle;
@@ -38,7 +38,8 @@ describe("Redis outage: fail closed, recover by itself", () => {
   beforeAll(async () => {
     process.on("unhandledRejection", onError);
     process.on("uncaughtException", onError);
-    redis = await startRedisServer(OUTAGE_REDIS_PORT);
+    outageRedisPort = await freePort();
+    redis = await startRedisServer(outageRedisPort);
     const config = testConfig({
       store: { redis: redis.url, keyPrefix: `outage:${Date.now()}:` },
       doors: { ssh: { sequence: [...SEQUENCE], open: ["tcp/22"], users: [...USERS.keys()] } },
@@ -120,7 +121,7 @@ describe("Redis outage: fail closed, recover by itself", () => {
     expect(firewall.opened.length).toBe(openedBefore);
 
     await sleep(500); // a few reconnect attempts fail meanwhile
-    redis = await startRedisServer(OUTAGE_REDIS_PORT);
+    redis = await startRedisServer(outageRedisPort);
     await expectRecovery(5000); // scripts are reloaded (NOSCRIPT -> EVAL) by ioredis
   });
 

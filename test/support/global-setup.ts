@@ -1,8 +1,5 @@
 import type { TestProject } from "vitest/node";
-import { startRedisServer } from "./redis-server.js";
-
-/** Private port for the shared test Redis; tests that stop Redis start their own. */
-const TEST_REDIS_PORT = 6391;
+import { freePort, startRedisServer } from "./redis-server.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -17,7 +14,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide("redisUrl", external);
     return () => Promise.resolve();
   }
-  const server = await startRedisServer(TEST_REDIS_PORT);
+  const server = await startRedisServer(await freePort());
   project.provide("redisUrl", server.url);
   return () => server.stop();
 }
