@@ -9,7 +9,7 @@ import {
   assertRule,
   assertRuleKey,
   assertSeconds,
-  canonicalIp,
+  readBackRule,
   secondsLeft,
 } from "./validate.js";
 import { baseChainScript, FAMILIES, installBaseChain, removeChains } from "./xtables.js";
@@ -72,18 +72,8 @@ export function parseIpsetSave(set: string, text: string, now: number): Firewall
     if (!m || m[1] !== set) continue;
     const [, , ip = "", proto = "", port = "", timeout = ""] = m;
     if (Number(timeout) === 0) continue; // permanent: someone else's entry, not a grant
-    try {
-      rules.push(
-        assertRule({
-          ip: canonicalIp(ip),
-          proto: proto as FirewallRule["proto"],
-          port: Number(port),
-          expiresAt: now + Number(timeout) * 1000,
-        }),
-      );
-    } catch {
-      // Not a value webknock could have written: skip it.
-    }
+    const rule = readBackRule({ ip, proto, port, expiresAt: now + Number(timeout) * 1000 });
+    if (rule) rules.push(rule);
   }
   return rules;
 }

@@ -4,7 +4,13 @@ import { runChecked, type CommandRunner } from "./command.js";
 import { SerialQueue } from "./queue.js";
 import type { FirewallAdapter, FirewallRule, RuleKey } from "./types.js";
 import { ruleKey } from "./types.js";
-import { assertKernelName, assertRule, assertRuleKey, canonicalIp } from "./validate.js";
+import {
+  assertKernelName,
+  assertRule,
+  assertRuleKey,
+  canonicalIp,
+  readBackRule,
+} from "./validate.js";
 import {
   baseChainScript,
   chainRules,
@@ -58,18 +64,8 @@ export function parseGrantLines(chain: string, lines: readonly string[]): Firewa
     const m = GRANT_LINE.exec(line.trim());
     if (!m || m[1] !== chain) continue;
     const [, , ip = "", , proto = "", port = "", exp = ""] = m;
-    try {
-      rules.push(
-        assertRule({
-          ip: canonicalIp(ip),
-          proto: proto as FirewallRule["proto"],
-          port: Number(port),
-          expiresAt: Number(exp) * 1000,
-        }),
-      );
-    } catch {
-      // Not a value webknock could have written; leave it alone.
-    }
+    const rule = readBackRule({ ip, proto, port, expiresAt: Number(exp) * 1000 });
+    if (rule) rules.push(rule);
   }
   return rules;
 }

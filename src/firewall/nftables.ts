@@ -8,7 +8,7 @@ import {
   assertRule,
   assertRuleKey,
   assertSeconds,
-  canonicalIp,
+  readBackRule,
   secondsLeft,
 } from "./validate.js";
 import { uniquePorts } from "./xtables.js";
@@ -106,18 +106,13 @@ export function parseNftSetJson(text: string, now: number): FirewallRule[] {
       const expires = wrapped?.expires;
       if (!Array.isArray(concat) || typeof expires !== "number") continue; // no timeout: not ours
       const [ip, proto, port] = concat as unknown[];
-      try {
-        rules.push(
-          assertRule({
-            ip: canonicalIp(String(ip)),
-            proto: PROTO_NUMBERS[String(proto)] ?? (proto as Proto),
-            port: Number(port),
-            expiresAt: now + Math.max(expires, 0) * 1000,
-          }),
-        );
-      } catch {
-        // Not an element webknock could have written: skip it.
-      }
+      const rule = readBackRule({
+        ip,
+        proto: PROTO_NUMBERS[String(proto)] ?? proto,
+        port,
+        expiresAt: now + Math.max(expires, 0) * 1000,
+      });
+      if (rule) rules.push(rule);
     }
   }
   return rules;

@@ -89,3 +89,26 @@ export function canonicalIp(ip: string): string {
   // The WHATWG URL parser prints IPv6 hosts in RFC 5952 form, as inet_ntop does.
   return new URL(`http://[${safe}]/`).hostname.slice(1, -1);
 }
+
+/**
+ * Reads one entry of a kernel listing back into a rule: the values are canonicalised and
+ * validated as if they were about to be written. Undefined for anything webknock could
+ * not have written (someone else's rule), which the caller skips.
+ */
+export function readBackRule(candidate: {
+  ip: unknown;
+  proto: unknown;
+  port: unknown;
+  expiresAt: number;
+}): FirewallRule | undefined {
+  try {
+    return assertRule({
+      ip: canonicalIp(String(candidate.ip)),
+      proto: candidate.proto as FirewallRule["proto"],
+      port: Number(candidate.port),
+      expiresAt: candidate.expiresAt,
+    });
+  } catch {
+    return undefined;
+  }
+}
