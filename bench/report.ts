@@ -24,6 +24,7 @@ export const ROW_IDS = [
   "1.headers",
   "1.express",
   "2.step",
+  "2.headers",
   "3.log",
   "3.ipset",
   "4.log",

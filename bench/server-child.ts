@@ -20,6 +20,7 @@ export const SERVER_KINDS = [
   "express-404",
   "webknock",
   "raw-redis",
+  "raw-redis-404",
   "webknock-flood",
 ] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
@@ -58,28 +59,46 @@ interface AdvanceClient {
   wkAdvance(
     progressKey: string,
     challengeKey: string,
+    banKey: string,
     ...argv: (string | number)[]
   ): Promise<number>;
 }
 
-/** One EVALSHA of the advance script per request, same client options as RedisStore, then a 404. */
-function rawRedis(url: string): RequestListener {
+/**
+ * One EVALSHA of the advance script per request (same script, keys, arguments and client
+ * options as RedisStore.advance for step 0 of the bench door), then the answer: the very
+ * decoy bytes webknock sends (`decoy`), or a minimal 2-header 404 (`minimal`, context only).
+ */
+function rawRedis(url: string, answer: "decoy" | "minimal"): RequestListener {
   const client = createRedisClient(url);
-  client.defineCommand("wkAdvance", { numberOfKeys: 2, lua: ADVANCE_SCRIPT });
+  client.defineCommand("wkAdvance", { numberOfKeys: 3, lua: ADVANCE_SCRIPT });
   const redis = client as unknown as AdvanceClient;
-  // Same key shapes and arguments as RedisStore.advance for step 0 of a three-step door.
+  const decoy = createDecoy();
+  const headers = answer === "decoy" ? decoy.headers : RAW_HEADERS;
+  const body = answer === "decoy" ? decoy.body : BODY;
   return (req, res) => {
     const ip = req.socket.remoteAddress ?? "";
-    redis.wkAdvance(`wkraw:p:bench:${ip}`, "wkraw:c:", 0, 3, 30_000, 60_000, `bench ${ip}`).then(
-      () => {
-        res.writeHead(404, RAW_HEADERS);
-        res.end(BODY);
-      },
-      () => {
-        res.writeHead(503);
-        res.end();
-      },
-    );
+    redis
+      .wkAdvance(
+        `wkraw:p:bench:${ip}`,
+        "wkraw:c:",
+        `wkraw:b:${ip}`,
+        0,
+        3,
+        30_000,
+        60_000,
+        `bench ${ip}`,
+      )
+      .then(
+        () => {
+          res.writeHead(404, headers);
+          res.end(body);
+        },
+        () => {
+          res.writeHead(503);
+          res.end();
+        },
+      );
   };
 }
 
@@ -108,7 +127,7 @@ async function main(): Promise<void> {
           ? rawDecoy()
           : kind === "express-404"
             ? express404()
-            : rawRedis(redisUrl ?? "");
+            : rawRedis(redisUrl ?? "", kind === "raw-redis" ? "decoy" : "minimal");
     const server = createServer(handler);
     await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
     url = `http://127.0.0.1:${port}`;

@@ -10,6 +10,17 @@ interface Contender {
   readonly label: string;
   readonly kind: ServerKind;
   readonly path: string;
+  /** The only status this server may answer; any other makes the comparison invalid. */
+  readonly status: number;
+}
+
+/** What compare reports per contender. */
+interface Measured {
+  readonly rps: number;
+  readonly usPerReq: number;
+  readonly runs: LoadResult[];
+  /** Statuses other than the expected one, or errors, seen in any measured run. */
+  readonly unexpected: string | undefined;
 }
 
 /** Median req/s per contender, from alternated runs (A B C A B C ...) with equal settings. */
@@ -18,7 +29,7 @@ async function compare(
   params: BenchParams,
   redisUrl: string,
   say: (line: string) => void,
-): Promise<Map<string, { rps: number; usPerReq: number; runs: LoadResult[] }>> {
+): Promise<Map<string, Measured>> {
   const servers = [];
   try {
     for (const c of contenders) servers.push(await startServer(c.kind, redisUrl));
@@ -48,10 +59,27 @@ async function compare(
       }
     }
     return new Map(
-      [...runs].map(([label, list]) => [
-        label,
-        { rps: median(list.map((r) => r.rps)), usPerReq: median(cpu.get(label) ?? []), runs: list },
-      ]),
+      contenders.map((c) => {
+        const list = runs.get(c.label) ?? [];
+        const wrong = list.filter(
+          (r) =>
+            r.errors > 0 ||
+            r.statuses === "" ||
+            r.statuses.split(" ").some((entry) => !entry.startsWith(`${String(c.status)}:`)),
+        );
+        return [
+          c.label,
+          {
+            rps: median(list.map((r) => r.rps)),
+            usPerReq: median(cpu.get(c.label) ?? []),
+            runs: list,
+            unexpected:
+              wrong.length === 0
+                ? undefined
+                : wrong.map((r) => `${r.statuses} errors ${String(r.errors)}`).join("; "),
+          },
+        ];
+      }),
     );
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
@@ -67,10 +95,10 @@ export async function decoyThroughput(
   say("1. decoy path throughput");
   const result = await compare(
     [
-      { label: "raw-decoy", kind: "raw-decoy", path: "/wp-login.php" },
-      { label: "webknock", kind: "webknock", path: "/wp-login.php" },
-      { label: "raw", kind: "raw-404", path: "/wp-login.php" },
-      { label: "express", kind: "express-404", path: "/wp-login.php" },
+      { label: "raw-decoy", kind: "raw-decoy", path: "/wp-login.php", status: 404 },
+      { label: "webknock", kind: "webknock", path: "/wp-login.php", status: 404 },
+      { label: "raw", kind: "raw-404", path: "/wp-login.php", status: 404 },
+      { label: "express", kind: "express-404", path: "/wp-login.php", status: 404 },
     ],
     params,
     redisUrl,
@@ -81,7 +109,7 @@ export async function decoyThroughput(
   const raw = result.get("raw")?.rps ?? Number.NaN;
   const wk = result.get("webknock")?.rps ?? Number.NaN;
   const ex = result.get("express")?.rps ?? Number.NaN;
-  return [
+  return checked(result, [
     {
       id: "1.decoy",
       what: "Decoy 404 on unknown path, req/s (webknock vs raw node:http writing the same decoy bytes)",
@@ -104,10 +132,13 @@ export async function decoyThroughput(
       ratio: `${fmt(ex / raw, 2)}x`,
       verdict: "INFO",
     },
-  ];
+  ]);
 }
 
-/** Item 2: first step of a door (one EVALSHA) vs raw node:http doing the same EVALSHA. */
+/**
+ * Item 2: first step of a door (one EVALSHA) vs raw node:http doing the same EVALSHA and
+ * writing the same decoy bytes webknock answers with; a minimal 404 after the EVALSHA for context.
+ */
 export async function stepThroughput(
   params: BenchParams,
   redisUrl: string,
@@ -116,24 +147,51 @@ export async function stepThroughput(
   say("2. knock-step path throughput");
   const result = await compare(
     [
-      { label: "raw+redis", kind: "raw-redis", path: "/x" },
-      { label: "webknock", kind: "webknock", path: BENCH_SEQUENCE[0] },
+      { label: "raw+redis", kind: "raw-redis", path: "/x", status: 404 },
+      { label: "webknock", kind: "webknock", path: BENCH_SEQUENCE[0], status: 404 },
+      { label: "raw+redis-404", kind: "raw-redis-404", path: "/x", status: 404 },
     ],
     params,
     redisUrl,
     say,
   );
   const raw = result.get("raw+redis")?.rps ?? Number.NaN;
+  const minimal = result.get("raw+redis-404")?.rps ?? Number.NaN;
   const wk = result.get("webknock")?.rps ?? Number.NaN;
   const us = (label: string): number => result.get(label)?.usPerReq ?? Number.NaN;
-  return [
+  return checked(result, [
     {
       id: "2.step",
-      what: "Knock step 0 (one EVALSHA), req/s (webknock vs raw node:http + same EVALSHA)",
+      what: "Knock step 0 (one EVALSHA), req/s (webknock vs raw node:http + same EVALSHA + the same decoy bytes)",
       figure: `${fmt(wk)} vs ${fmt(raw)} req/s; server CPU ${fmt(us("webknock"), 1)} vs ${fmt(us("raw+redis"), 1)} us/req`,
       ratio: `${fmt(wk / raw, 2)}x`,
       target: ">= 0.70x",
       verdict: verdict(wk / raw >= 0.7),
     },
-  ];
+    {
+      id: "2.headers",
+      what: "Context: webknock step (decoy, 15 headers) vs raw node:http + same EVALSHA + minimal 404 (2 headers), req/s",
+      figure: `${fmt(wk)} vs ${fmt(minimal)} req/s; server CPU ${fmt(us("webknock"), 1)} vs ${fmt(us("raw+redis-404"), 1)} us/req`,
+      ratio: `${fmt(wk / minimal, 2)}x`,
+      verdict: "INFO",
+    },
+  ]);
+}
+
+/**
+ * A comparison is only meaningful when every server gave the answer it should (a baseline
+ * failing fast, say with 503s, would look cheap): any other status or error is named in
+ * the figure, and a row with a target FAILs.
+ */
+function checked(result: ReadonlyMap<string, Measured>, rows: Row[]): Row[] {
+  const wrong = [...result]
+    .filter(([, m]) => m.unexpected !== undefined)
+    .map(([label, m]) => `${label} answered ${m.unexpected ?? ""}`);
+  if (wrong.length === 0) return rows;
+  const note = `; INVALID: ${wrong.join("; ")}`;
+  return rows.map((row) => ({
+    ...row,
+    figure: row.figure + note,
+    verdict: row.target === undefined ? row.verdict : "FAIL",
+  }));
 }

@@ -1,4 +1,9 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type {
+  IncomingMessage,
+  OutgoingHttpHeader,
+  OutgoingHttpHeaders,
+  ServerResponse,
+} from "node:http";
 import helmet from "helmet";
 
 /** An nginx-like 404: the most common answer on the internet, so it tells a scanner nothing. */
@@ -35,6 +40,10 @@ export function createDecoy(): Decoy {
     "content-length": String(DECOY_BODY.length),
     "cache-control": "no-store",
   };
+  // The same headers as a flat [name, value, ...] list in the same order: writeHead walks
+  // it with an index instead of a for-in over an object, and the bytes are identical.
+  const flat: OutgoingHttpHeader[] = [];
+  for (const [name, value] of Object.entries(headers)) flat.push(name, value as OutgoingHttpHeader);
   return {
     status: 404,
     headers,
@@ -43,7 +52,7 @@ export function createDecoy(): Decoy {
       if (res.headersSent) return;
       // Drop anything an earlier layer (helmet on a step path) set, so every decoy is identical.
       for (const name of res.getHeaderNames()) res.removeHeader(name);
-      res.writeHead(404, headers);
+      res.writeHead(404, flat);
       res.end(DECOY_BODY);
     },
   };

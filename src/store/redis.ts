@@ -23,6 +23,18 @@ import {
 
 const OUTCOMES: readonly AdvanceOutcome[] = ["progress", "repeat", "reset", "challenge", "banned"];
 
+/** Maps an advance script reply to its outcome; an unknown reply means a broken store. */
+function toOutcome(code: number): AdvanceOutcome {
+  const outcome = OUTCOMES[code];
+  if (outcome === undefined) throw new StoreUnavailableError(new Error(`advance returned ${code}`));
+  return outcome;
+}
+
+/** A client or server failure, as every store method reports it, so the caller fails closed. */
+function unavailable(error: unknown): never {
+  throw new StoreUnavailableError(error);
+}
+
 /** Grant records outlive their expiry this long, so a sweeper that was down can still close them. */
 const GRANT_RECORD_GRACE_MS = 24 * 3_600_000;
 
@@ -73,11 +85,19 @@ export class RedisStore implements KnockStore {
   readonly kind = "redis" as const;
   private readonly redis: ScriptedRedis;
 
+  /** Key prefixes of the step hot path, built once. */
+  private readonly progressPrefix: string;
+  private readonly challengePrefix: string;
+  private readonly banPrefix: string;
+
   constructor(
     client: Redis,
     private readonly prefix = "wk:",
     private readonly now: Clock = systemClock,
   ) {
+    this.progressPrefix = `${prefix}p:`;
+    this.challengePrefix = `${prefix}c:`;
+    this.banPrefix = `${prefix}b:`;
     client.defineCommand("wkAdvance", { numberOfKeys: 3, lua: ADVANCE_SCRIPT });
     client.defineCommand("wkBan", { numberOfKeys: 2, lua: BAN_SCRIPT });
     client.defineCommand("wkListBans", { numberOfKeys: 1, lua: LIST_BANS_SCRIPT });
@@ -123,23 +143,29 @@ export class RedisStore implements KnockStore {
     return this.redis;
   }
 
-  async advance(r: AdvanceRequest): Promise<AdvanceOutcome> {
-    const code = await this.call(() =>
-      this.redis.wkAdvance(
-        `${this.prefix}p:${r.door}:${r.ip}`,
-        `${this.prefix}c:${r.challenge.token}`,
-        `${this.prefix}b:${r.ip}`,
+  /**
+   * The knock-step hot path: one EVALSHA, chained with `.then` rather than through the
+   * generic async `call()`, so a step costs no extra promises. Failures are the same:
+   * any client error (thrown or rejected) becomes StoreUnavailableError, and so does a
+   * reply that is not a known outcome.
+   */
+  advance(r: AdvanceRequest): Promise<AdvanceOutcome> {
+    let reply: Promise<number>;
+    try {
+      reply = this.redis.wkAdvance(
+        this.progressPrefix + r.door + ":" + r.ip,
+        this.challengePrefix + r.challenge.token,
+        this.banPrefix + r.ip,
         r.step,
         r.length,
         r.sequenceTimeoutMs,
         r.challenge.ttlMs,
-        `${r.door} ${r.ip}`,
-      ),
-    );
-    const outcome = OUTCOMES[code];
-    if (outcome === undefined)
-      throw new StoreUnavailableError(new Error(`advance returned ${code}`));
-    return outcome;
+        r.door + " " + r.ip,
+      );
+    } catch (error) {
+      return Promise.reject(new StoreUnavailableError(error));
+    }
+    return reply.then(toOutcome, unavailable);
   }
 
   async ban(ip: string, ms: number, reason: string): Promise<void> {

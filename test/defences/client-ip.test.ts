@@ -24,6 +24,23 @@ describe("client IP resolution", () => {
     expect(resolve(req(undefined))).toBeUndefined();
   });
 
+  it("reads a socket's peer once per socket, but an unreadable peer again", () => {
+    const resolve = createClientIpResolver(["loopback"]);
+    const socket: { remoteAddress: string | undefined } = { remoteAddress: undefined };
+    const on = (xff?: string) =>
+      ({
+        socket,
+        headers: xff === undefined ? {} : { "x-forwarded-for": xff },
+      }) as unknown as IncomingMessage;
+    expect(resolve(on())).toBeUndefined();
+    socket.remoteAddress = "::ffff:127.0.0.1";
+    expect(resolve(on())).toBe("127.0.0.1");
+    // Keep-alive: later requests on the socket still walk their own X-Forwarded-For.
+    expect(resolve(on("198.51.100.1"))).toBe("198.51.100.1");
+    expect(resolve(on("198.51.100.2"))).toBe("198.51.100.2");
+    expect(resolve(on("evil"))).toBeUndefined();
+  });
+
   it("ignores X-Forwarded-For from an untrusted peer", () => {
     const resolve = createClientIpResolver(["10.0.0.0/8"]);
     expect(resolve(req("203.0.113.7", "198.51.100.1"))).toBe("203.0.113.7");

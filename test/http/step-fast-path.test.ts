@@ -13,8 +13,10 @@ import { httpRequest, rawRequest } from "../support/raw-http.js";
 class CountingStore extends MemoryStore {
   advances = 0;
   failing = false;
+  throwing = false;
   override advance(request: AdvanceRequest): Promise<AdvanceOutcome> {
     this.advances++;
+    if (this.throwing) throw new StoreUnavailableError(new Error("thrown"));
     if (this.failing) return Promise.reject(new StoreUnavailableError(new Error("down")));
     return super.advance(request);
   }
@@ -59,6 +61,15 @@ describe("GET of an intermediate step (served without Express)", () => {
     const reply = await get(port, SEQUENCE[0]);
     expect(reply.statusLine).toBe("HTTP/1.1 503 Service Unavailable");
     expect(store.advances).toBe(1); // no second round trip to a store that is down
+  });
+
+  it("fails closed with a 503 when the store throws instead of rejecting", async () => {
+    const store = new CountingStore();
+    store.throwing = true;
+    const port = await start(store);
+    const reply = await get(port, SEQUENCE[0]);
+    expect(reply.statusLine).toBe("HTTP/1.1 503 Service Unavailable");
+    expect(store.advances).toBe(1);
   });
 
   it("leaves HEAD to the knock app", async () => {
