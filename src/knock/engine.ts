@@ -200,10 +200,9 @@ export class KnockEngine {
   }
 }
 
-/** A promise rejected with exactly what was thrown, as an async function would return. */
-// eslint-disable-next-line @typescript-eslint/require-await -- async only to reject with `error` as is
-async function rejection(error: unknown): Promise<never> {
-  throw error;
+/** A promise rejected with what was thrown (an Error as is), as an async function would. */
+function rejection(error: unknown): Promise<never> {
+  return Promise.reject(error instanceof Error ? error : new Error(String(error)));
 }
 
 function inSources(sources: CidrSet | undefined, ip: string): boolean {
