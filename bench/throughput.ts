@@ -104,34 +104,22 @@ export async function decoyThroughput(
     redisUrl,
     say,
   );
-  const us = (label: string): number => result.get(label)?.usPerReq ?? Number.NaN;
-  const same = result.get("raw-decoy")?.rps ?? Number.NaN;
-  const raw = result.get("raw")?.rps ?? Number.NaN;
-  const wk = result.get("webknock")?.rps ?? Number.NaN;
-  const ex = result.get("express")?.rps ?? Number.NaN;
+  const row = ratioRow(result);
   return checked(result, [
-    {
-      id: "1.decoy",
-      what: "Decoy 404 on unknown path, req/s (webknock vs raw node:http writing the same decoy bytes)",
-      figure: `${fmt(wk)} vs ${fmt(same)} req/s; server CPU ${fmt(us("webknock"), 1)} vs ${fmt(us("raw-decoy"), 1)} us/req`,
-      ratio: `${fmt(wk / same, 2)}x`,
-      target: ">= 0.80x",
-      verdict: verdict(wk / same >= 0.8),
-    },
-    {
-      id: "1.headers",
-      what: "Context: webknock decoy (15 headers) vs raw node:http minimal 404 (2 headers), req/s",
-      figure: `${fmt(wk)} vs ${fmt(raw)} req/s; server CPU ${fmt(us("webknock"), 1)} vs ${fmt(us("raw"), 1)} us/req`,
-      ratio: `${fmt(wk / raw, 2)}x`,
-      verdict: "INFO",
-    },
-    {
-      id: "1.express",
-      what: "Context: plain Express 5 404, req/s vs raw node:http 404",
-      figure: `${fmt(ex)} vs ${fmt(raw)} req/s; server CPU ${fmt(us("express"), 1)} vs ${fmt(us("raw"), 1)} us/req`,
-      ratio: `${fmt(ex / raw, 2)}x`,
-      verdict: "INFO",
-    },
+    row(
+      "1.decoy",
+      "Decoy 404 on unknown path, req/s (webknock vs raw node:http writing the same decoy bytes)",
+      "webknock",
+      "raw-decoy",
+      0.8,
+    ),
+    row(
+      "1.headers",
+      "Context: webknock decoy (15 headers) vs raw node:http minimal 404 (2 headers), req/s",
+      "webknock",
+      "raw",
+    ),
+    row("1.express", "Context: plain Express 5 404, req/s vs raw node:http 404", "express", "raw"),
   ]);
 }
 
@@ -155,34 +143,45 @@ export async function stepThroughput(
     redisUrl,
     say,
   );
-  const raw = result.get("raw+redis")?.rps ?? Number.NaN;
-  const minimal = result.get("raw+redis-404")?.rps ?? Number.NaN;
-  const wk = result.get("webknock")?.rps ?? Number.NaN;
-  const us = (label: string): number => result.get(label)?.usPerReq ?? Number.NaN;
+  const row = ratioRow(result);
   return checked(result, [
-    {
-      id: "2.step",
-      what: "Knock step 0 (one EVALSHA), req/s (webknock vs raw node:http + same EVALSHA + the same decoy bytes)",
-      figure: `${fmt(wk)} vs ${fmt(raw)} req/s; server CPU ${fmt(us("webknock"), 1)} vs ${fmt(us("raw+redis"), 1)} us/req`,
-      ratio: `${fmt(wk / raw, 2)}x`,
-      target: ">= 0.70x",
-      verdict: verdict(wk / raw >= 0.7),
-    },
-    {
-      id: "2.headers",
-      what: "Context: webknock step (decoy, 15 headers) vs raw node:http + same EVALSHA + minimal 404 (2 headers), req/s",
-      figure: `${fmt(wk)} vs ${fmt(minimal)} req/s; server CPU ${fmt(us("webknock"), 1)} vs ${fmt(us("raw+redis-404"), 1)} us/req`,
-      ratio: `${fmt(wk / minimal, 2)}x`,
-      verdict: "INFO",
-    },
+    row(
+      "2.step",
+      "Knock step 0 (one EVALSHA), req/s (webknock vs raw node:http + same EVALSHA + the same decoy bytes)",
+      "webknock",
+      "raw+redis",
+      0.7,
+    ),
+    row(
+      "2.headers",
+      "Context: webknock step (decoy, 15 headers) vs raw node:http + same EVALSHA + minimal 404 (2 headers), req/s",
+      "webknock",
+      "raw+redis-404",
+    ),
   ]);
 }
 
 /**
- * A comparison is only meaningful when every server gave the answer it should (a baseline
- * failing fast, say with 503s, would look cheap): any other status or error is named in
- * the figure, and a row with a target FAILs.
+ * Builds the rows comparing one server's req/s with another's from the same run, with
+ * both servers' CPU per request; a row with a minimum ratio gets a verdict, others INFO.
  */
+function ratioRow(result: ReadonlyMap<string, Measured>) {
+  const rps = (label: string): number => result.get(label)?.rps ?? Number.NaN;
+  const us = (label: string): number => result.get(label)?.usPerReq ?? Number.NaN;
+  return (id: string, what: string, subject: string, baseline: string, minRatio?: number): Row => {
+    const ratio = rps(subject) / rps(baseline);
+    return {
+      id,
+      what,
+      figure: `${fmt(rps(subject))} vs ${fmt(rps(baseline))} req/s; server CPU ${fmt(us(subject), 1)} vs ${fmt(us(baseline), 1)} us/req`,
+      ratio: `${fmt(ratio, 2)}x`,
+      ...(minRatio === undefined
+        ? { verdict: "INFO" as const }
+        : { target: `>= ${minRatio.toFixed(2)}x`, verdict: verdict(ratio >= minRatio) }),
+    };
+  };
+}
+
 function checked(result: ReadonlyMap<string, Measured>, rows: Row[]): Row[] {
   const wrong = [...result]
     .filter(([, m]) => m.unexpected !== undefined)
