@@ -23,6 +23,9 @@ import type { Logger } from "./log.js";
 import { MemoryStore } from "./store/memory.js";
 import { createRedisClient, RedisStore } from "./store/redis.js";
 import type { KnockStore } from "./store/types.js";
+import { fleetHosts } from "./fleet/hosts.js";
+import { FleetPublisher } from "./fleet/publisher.js";
+import { listAgents } from "./fleet/status.js";
 
 /** Parts a caller may supply instead of the ones the config describes (tests, benchmarks). */
 export interface GatewayDeps {
@@ -55,6 +58,7 @@ export interface Gateway {
 export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway {
   const { log, now } = deps;
   const rawStore = deps.store ?? createStore(config, now);
+  const fleet = createFleet(config, rawStore, now);
   // Metrics exist only with the admin API that serves them; otherwise nothing is wrapped.
   const metrics = config.admin ? createMetrics(rawStore, now) : undefined;
   const store = metrics
@@ -71,7 +75,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       },
       now,
     });
-  const grants = new GrantManager(store, firewall, now, log);
+  const grants = new GrantManager(store, firewall, now, log, fleet?.publisher);
   const clientIp = createClientIpResolver(config.server.trustProxy);
   const defences = createDefences(config, store, clientIp, log, now);
   const engine = new KnockEngine(
@@ -85,7 +89,15 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   );
   const admin =
     config.admin && metrics
-      ? createAdminServer(config.admin, { store, grants, firewall, metrics, now, log })
+      ? createAdminServer(config.admin, {
+          store,
+          grants,
+          firewall,
+          metrics,
+          now,
+          log,
+          agents: fleet?.agents,
+        })
       : undefined;
   let adminUrl: string | undefined;
   const decoy = createDecoy();
@@ -155,6 +167,17 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       await store.close();
       defences.close();
     },
+  };
+}
+
+/** The fleet's gateway side, when a door names agents' hosts (the loader ensured Redis). */
+function createFleet(config: GatewayConfig, store: KnockStore, now: Clock) {
+  const hosts = fleetHosts(config);
+  if (hosts.length === 0 || !(store instanceof RedisStore)) return undefined;
+  const { client, keyPrefix } = store;
+  return {
+    publisher: new FleetPublisher(client, keyPrefix, now),
+    agents: () => listAgents(client, keyPrefix, hosts),
   };
 }
 

@@ -9,6 +9,7 @@ import { normalizeIp } from "../net/ip.js";
 import type { GrantRecord, KnockStore } from "../store/types.js";
 import { requireBearer } from "./auth.js";
 import type { GatewayMetrics } from "./metrics.js";
+import type { AgentStatus } from "../fleet/status.js";
 
 /** Door names as the config schema allows them. */
 const DOOR_NAME = /^[a-z0-9_-]{1,32}$/;
@@ -22,6 +23,8 @@ export interface AdminAppDeps {
   readonly metrics: GatewayMetrics;
   readonly now: Clock;
   readonly log: Logger;
+  /** The fleet's agents (src/fleet/status.ts); absent when no door names an agent's host. */
+  readonly agents?: () => Promise<AgentStatus[]>;
 }
 
 /** A grant as the API shows it. */
@@ -78,6 +81,20 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
       "grant revoked by an operator",
     );
     res.json({ revoked: grantView(revoked, now()) });
+  });
+
+  app.get("/agents", async (_req, res) => {
+    const at = now();
+    const agents = (await deps.agents?.()) ?? [];
+    res.json({
+      agents: agents.map((agent) => ({
+        ...agent,
+        heartbeatAt:
+          agent.heartbeatAt === undefined ? null : new Date(agent.heartbeatAt).toISOString(),
+        secondsSinceHeartbeat:
+          agent.heartbeatAt === undefined ? null : Math.round((at - agent.heartbeatAt) / 1000),
+      })),
+    });
   });
 
   app.get("/bans", async (_req, res) => {

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError, WebknockError } from "../errors.js";
 import { registerAdminCommands } from "./commands/admin.js";
+import { registerAgentCommands } from "./commands/agent.js";
 import { registerConfigCommands } from "./commands/config.js";
 import { registerDemoCommands } from "./commands/demo.js";
 import { registerFirewallCommands } from "./commands/firewall.js";
@@ -19,6 +20,7 @@ const COMMAND_GROUPS: readonly ((program: Command, deps: CliDeps) => void)[] = [
   registerKnockCommands,
   registerUserCommands,
   registerAdminCommands,
+  registerAgentCommands,
 ];
 
 /** Builds the CLI over injected dependencies (otplib-cli style), so tests drive it in-process. */

@@ -81,6 +81,14 @@ function build(data: RawConfig, sources: ConfigSources, problems: string[]): Gat
       }
     });
     const open = dedupe(door.open);
+    if (door.hosts !== undefined && data.store.redis === undefined) {
+      const remote = door.hosts.filter((host) => host !== "local");
+      if (remote.length > 0) {
+        problems.push(
+          `doors.${name}.hosts: ${JSON.stringify(remote)} are agents' hosts, which get their grants through Redis; set store.redis or name only [local]`,
+        );
+      }
+    }
     doors.push({
       name,
       sequence: door.sequence,
@@ -90,6 +98,7 @@ function build(data: RawConfig, sources: ConfigSources, problems: string[]): Gat
       openForMs: door.openFor,
       users: door.users,
       sources: door.sources,
+      ...(door.hosts === undefined ? {} : { hosts: [...new Set(door.hosts)] }),
     });
   }
   if (data.firewall.backend === "command" && data.firewall.command === undefined) {
@@ -180,7 +189,8 @@ function readSecret(
   return secret;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+/** One zod issue as a sentence naming its key path. */
+export function describeIssue(issue: z.core.$ZodIssue): string {
   const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
   const key = path.replace(/^\./, "") || "(top level)";
   if (issue.code === "unrecognized_keys") {
@@ -192,7 +202,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return `${key}: ${issue.message}`;
 }
 
-function problemsError(origin: string, problems: string[]): ConfigError {
+/** One ConfigError listing every problem found in `origin`. */
+export function problemsError(origin: string, problems: string[]): ConfigError {
   return new ConfigError(
     `Invalid configuration in ${origin}:\n  - ${problems.join("\n  - ")}`,
     problems,

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
 import { expandCidrs } from "../net/ip.js";
+import { HOST_NAME } from "../fleet/keys.js";
 
 /** Where each default comes from is said beside it; they are frozen named constants. */
 export const DEFAULTS = Object.freeze({
@@ -128,6 +129,16 @@ const doorSchema = z.strictObject({
   openFor: duration("30s").prefault(DEFAULTS.openFor),
   users: z.array(z.string()).min(1, "list at least one user allowed through this door"),
   sources: cidrList.default([]),
+  /** Hosts whose ports open: `local` (the gateway's own) or agents' names (docs/fleet.md). */
+  hosts: z
+    .array(
+      z
+        .string()
+        .regex(HOST_NAME, "name hosts with a-z, 0-9, _ or - (at most 32), as in agent.name"),
+    )
+    .min(1, "name at least one host, such as [local] or [web1, web2]")
+    .max(64, "a door may name at most 64 hosts")
+    .optional(),
 });
 
 const userSchema = z
@@ -144,7 +155,8 @@ const userSchema = z
     { message: "give exactly one of secretFile, secretEnv or secret" },
   );
 
-const firewallSchema = z.strictObject({
+/** The firewall section; the agent's config (src/config/agent.ts) takes the same. */
+export const firewallSchema = z.strictObject({
   backend: z.enum(["iptables", "ipset", "nftables", "command", "log"], {
     error: "choose one of iptables, ipset, nftables, command, log",
   }),
@@ -209,6 +221,15 @@ const adminSchema = z
       "give exactly one of tokenFile or tokenEnv; the admin API never runs without a token (remove the admin section to turn it off)",
   });
 
+/** The store section; the agent's config takes the same. */
+export const storeSchema = z.strictObject({
+  redis: z
+    .string()
+    .regex(/^rediss?:\/\//, "write a URL such as redis://127.0.0.1:6379/0")
+    .optional(),
+  keyPrefix: z.string().max(32).default(DEFAULTS.keyPrefix),
+});
+
 /** The raw file's shape. Refinements that span sections live in `load.ts`. */
 export const configSchema = z.strictObject({
   server: z
@@ -228,15 +249,7 @@ export const configSchema = z.strictObject({
         .pipe(cidrList),
     })
     .default({ listen: DEFAULTS.listen, trustProxy: [] }),
-  store: z
-    .strictObject({
-      redis: z
-        .string()
-        .regex(/^rediss?:\/\//, "write a URL such as redis://127.0.0.1:6379/0")
-        .optional(),
-      keyPrefix: z.string().max(32).default(DEFAULTS.keyPrefix),
-    })
-    .default({ keyPrefix: DEFAULTS.keyPrefix }),
+  store: storeSchema.default({ keyPrefix: DEFAULTS.keyPrefix }),
   firewall: firewallSchema,
   doors: z.record(
     z.string().regex(/^[a-z0-9_-]{1,32}$/, "name doors with a-z, 0-9, _ or -"),
@@ -251,4 +264,4 @@ export const configSchema = z.strictObject({
 });
 
 export type RawConfig = z.infer<typeof configSchema>;
-export { BASE32, MIN_SECRET_CHARS };
+export { BASE32, MIN_SECRET_CHARS, portSpec, duration };

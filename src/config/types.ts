@@ -23,6 +23,8 @@ export interface DoorConfig {
   readonly users: readonly string[];
   /** CIDRs a knock must come from; empty means anywhere. */
   readonly sources: readonly string[];
+  /** Hosts whose ports open (`local` is the gateway's own); absent means `[local]`. */
+  readonly hosts?: readonly string[];
 }
 
 /** A user holding a TOTP secret. */

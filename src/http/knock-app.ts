@@ -146,6 +146,7 @@ export function createKnockApp(deps: KnockAppDeps): express.Express {
               ports: grant.ports.map((p) => `${p.proto}/${p.port}`),
               openFor: Math.round((grant.expiresAt - grant.grantedAt) / 1000),
               expiresAt: new Date(grant.expiresAt).toISOString(),
+              hosts: result.hosts,
             };
             if (wantsJson(req)) {
               res.status(200).json({ granted });

@@ -5,7 +5,11 @@ import type { Logger } from "../log.js";
 import { CidrSet } from "../net/ip.js";
 import type { AdvanceOutcome, GrantRecord, KnockStore } from "../store/types.js";
 import type { GrantManager } from "./grants.js";
+import type { HostState } from "../fleet/publisher.js";
 import { isWellFormedCode, TOTP_REPLAY_TTL_MS, verifyTotp } from "./totp.js";
+
+/** How long a knocker waits for agents' hosts to confirm (issue 13: "say, 1 s"). */
+const HOST_WAIT_MS = 1000;
 
 /** Where a path sits in a door's sequence. */
 export interface StepRef {
@@ -32,7 +36,12 @@ export type DenyReason =
 export type RedeemResult =
   | { readonly kind: "decoy" }
   | { readonly kind: "denied"; readonly reason: DenyReason }
-  | { readonly kind: "granted"; readonly grant: GrantRecord };
+  | {
+      readonly kind: "granted";
+      readonly grant: GrantRecord;
+      /** Each host the door names, `open` or still `pending` after a bounded wait. */
+      readonly hosts: Record<string, HostState>;
+    };
 
 /** What a client submits with the challenge form or JSON body. */
 export interface Redemption {
@@ -191,7 +200,7 @@ export class KnockEngine {
       { event: "grant", ...audit, ports: door.open, expiresAt: grant.expiresAt },
       "door opened",
     );
-    return { kind: "granted", grant };
+    return { kind: "granted", grant, hosts: await this.grants.hostStates(grant, HOST_WAIT_MS) };
   }
 
   /** The user record for a name, if configured. */

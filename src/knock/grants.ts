@@ -3,6 +3,8 @@ import type { FirewallAdapter, FirewallRule } from "../firewall/types.js";
 import type { GrantRecord, KnockStore } from "../store/types.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
+import type { GrantEventSink, HostState } from "../fleet/publisher.js";
+import { includesLocal, LOCAL_HOST, remoteHosts } from "../fleet/keys.js";
 
 /**
  * Opens, refreshes, revokes and expires grants, keeping the store's record and the
@@ -21,6 +23,8 @@ export class GrantManager {
     private readonly firewall: FirewallAdapter,
     private readonly now: Clock,
     private readonly log: Logger,
+    /** Where grants for other hosts go (src/fleet); absent when no door names one. */
+    private readonly sink?: GrantEventSink,
   ) {}
 
   /** Opens the door's ports for `ip` (or refreshes their expiry) and records the grant. */
@@ -33,15 +37,38 @@ export class GrantManager {
       ports: door.open,
       grantedAt,
       expiresAt: grantedAt + door.openForMs,
+      ...(door.hosts === undefined ? {} : { hosts: door.hosts }),
     };
     await this.serial(door.name, ip, async () => {
       // Record first: if the store fails nothing opens; if the firewall fails the record
       // only makes the sweeper close a rule that is not there (idempotent).
       await this.store.putGrant(grant);
-      for (const rule of rulesOf(grant)) await this.firewall.open(rule);
+      await this.announce("opened", grant);
+      if (includesLocal(grant.hosts)) {
+        for (const rule of rulesOf(grant)) await this.firewall.open(rule);
+      }
       this.latestExpiry.set(`${door.name} ${ip}`, grant.expiresAt);
     });
     return grant;
+  }
+
+  /**
+   * Each host's state for a grant: the gateway's own is open once `open` returned; agents'
+   * hosts are asked for at most `timeoutMs`. A store error leaves them `pending` (the grant
+   * itself stands).
+   */
+  async hostStates(grant: GrantRecord, timeoutMs: number): Promise<Record<string, HostState>> {
+    const states: Record<string, HostState> = {};
+    if (includesLocal(grant.hosts)) states[LOCAL_HOST] = "open";
+    const remote = remoteHosts(grant.hosts);
+    if (remote.length === 0 || this.sink === undefined) return states;
+    const answers = await this.sink
+      .awaitConfirmations(grant, remote, timeoutMs)
+      .catch((error: unknown) => {
+        this.log.error({ err: error }, "cannot read the hosts' confirmations");
+        return Object.fromEntries(remote.map((host) => [host, "pending" as const]));
+      });
+    return { ...states, ...answers };
   }
 
   /** Closes a grant at once (admin revoke). Returns the removed record, if any. */
@@ -49,7 +76,10 @@ export class GrantManager {
     return this.serial(doorName, ip, async () => {
       const grant = await this.store.removeGrant(doorName, ip);
       if (grant) {
-        for (const rule of rulesOf(grant)) await this.firewall.close(rule);
+        if (includesLocal(grant.hosts)) {
+          for (const rule of rulesOf(grant)) await this.firewall.close(rule);
+        }
+        await this.announce("revoked", grant);
         this.log.info(
           { event: "revoke", door: grant.door, ip: grant.ip, user: grant.user },
           "grant revoked",
@@ -69,6 +99,8 @@ export class GrantManager {
         // A re-knock that ran while this grant waited its turn refreshed it: keep it open.
         if ((this.latestExpiry.get(key) ?? 0) > grant.expiresAt) return;
         this.latestExpiry.delete(key);
+        // Remote hosts close by themselves (kernel expiry or their agent's sweeper).
+        if (!includesLocal(grant.hosts)) return;
         for (const rule of rulesOf(grant)) await this.firewall.close(rule);
       });
       this.log.info(
@@ -121,6 +153,16 @@ export class GrantManager {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.sweeping;
+  }
+
+  /** Hands a grant for other hosts to the sink; a door naming them needs one (Redis). */
+  private async announce(what: "opened" | "revoked", grant: GrantRecord): Promise<void> {
+    const hosts = remoteHosts(grant.hosts);
+    if (hosts.length === 0) return;
+    if (this.sink === undefined) {
+      throw new Error(`door ${grant.door} names hosts ${hosts.join(", ")} but no fleet is set up`);
+    }
+    await this.sink[what](grant, hosts);
   }
 
   private serial<T>(door: string, ip: string, task: () => Promise<T>): Promise<T> {

@@ -37,6 +37,8 @@ export interface GrantRecord {
   readonly grantedAt: number;
   /** Epoch milliseconds; the sweeper closes the grant after this. */
   readonly expiresAt: number;
+  /** Hosts the door names (src/fleet); absent means the gateway's own host only. */
+  readonly hosts?: readonly string[];
 }
 
 /** A client IP whose knocks are ignored until `until` (epoch ms). */

@@ -67,6 +67,7 @@ describe("webknock knock", () => {
         ports: ["tcp/22", "udp/51820"],
         openFor: 60,
         expiresAt: expect.any(String) as string,
+        hosts: { local: "open" },
       },
     });
     expect(Date.parse(out.granted.expiresAt)).toBeGreaterThan(Date.now());

@@ -1,0 +1,75 @@
+import { parseDocument } from "yaml";
+import { z } from "zod";
+import { ConfigError } from "../errors.js";
+import { HOST_NAME, LOCAL_HOST } from "../fleet/keys.js";
+import { describeIssue, problemsError, type ConfigSources } from "./load.js";
+import { firewallSchema, portSpec, storeSchema } from "./schema.js";
+import type { FirewallConfig, PortSpec } from "./types.js";
+
+/** A fleet agent's validated configuration (`webknock agent -c agent.yaml`). */
+export interface AgentConfig {
+  /** This host's name, as doors list it in `hosts`. */
+  readonly name: string;
+  /** Ports this host protects: its base ruleset, and the only ports a grant may open here. */
+  readonly ports: readonly PortSpec[];
+  readonly store: { readonly redis: string; readonly keyPrefix: string };
+  readonly firewall: FirewallConfig;
+}
+
+const agentSchema = z.strictObject({
+  agent: z.strictObject({
+    name: z
+      .string()
+      .regex(HOST_NAME, "name the host with a-z, 0-9, _ or - (at most 32), as doors list it")
+      .refine((name) => name !== LOCAL_HOST, {
+        message: `"${LOCAL_HOST}" is the gateway's own host; give this agent its own name`,
+      }),
+    ports: z.array(portSpec).min(1, "list the ports this host protects, such as [tcp/22]"),
+  }),
+  store: storeSchema.refine((store) => store.redis !== undefined, {
+    message: "an agent needs store.redis: the URL (with its ACL user) of the gateway's Redis",
+  }),
+  firewall: firewallSchema,
+});
+
+/** Reads and validates an agent's YAML config; throws ConfigError naming every problem. */
+export function loadAgentConfig(path: string, sources: ConfigSources): AgentConfig {
+  let text: string;
+  try {
+    text = sources.readFile(path);
+  } catch (error) {
+    throw new ConfigError(`Cannot read agent config ${path}: ${(error as Error).message}.`);
+  }
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    throw problemsError(
+      path,
+      document.errors.map((e) => e.message),
+    );
+  }
+  return resolveAgentConfig(document.toJS() as unknown, path);
+}
+
+/** Validates an already-parsed agent config. */
+export function resolveAgentConfig(raw: unknown, origin = "agent config"): AgentConfig {
+  const parsed = agentSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw problemsError(origin, parsed.error.issues.map(describeIssue));
+  const { agent, store, firewall } = parsed.data;
+  if (firewall.backend === "command" && firewall.command === undefined) {
+    throw problemsError(origin, [
+      "firewall.command: the command backend needs open and close argv templates",
+    ]);
+  }
+  return {
+    name: agent.name,
+    ports: agent.ports,
+    store: { redis: store.redis ?? "", keyPrefix: store.keyPrefix },
+    firewall: {
+      backend: firewall.backend,
+      chain: firewall.chain,
+      table: firewall.table,
+      command: firewall.command,
+      sweepIntervalMs: firewall.sweepInterval,
+    },
+  };
+}
