@@ -80,8 +80,9 @@ afterAll(async () => {
 describe("an agent's Redis user (real ACL)", () => {
   it("reads its host's events and writes its own keys, and can grant nothing", async () => {
     const redis = await agentClient(admin, url, prefix, "web1");
-    cleanup.push(async () => {
+    cleanup.push(() => {
       redis.disconnect();
+      return Promise.resolve();
     });
     const own = hostKeys(prefix, "web1");
     const other = hostKeys(prefix, "web2");
