@@ -46,7 +46,9 @@ export function registerAgentCommands(program: Command, deps: CliDeps): void {
   )
     .option("--redis <url>", "Redis URL as the agent reaches it (default: the gateway's)")
     .action((name: string, options: { config?: string; redis?: string }) => {
-      deps.stdout.write(addAgent(name, loadCliConfig(options, deps), options.redis));
+      // Commander gives `-c` to the parent `agent` too (options are global by default).
+      const config = options.config ?? (agent.opts() as { config?: string }).config;
+      deps.stdout.write(addAgent(name, loadCliConfig({ config }, deps), options.redis));
     });
 
   const agents = program.command("agents").description("the fleet's agents");
@@ -134,11 +136,13 @@ export function addAgent(name: string, config: GatewayConfig, redisUrl?: string)
   }
   const password = randomBytes(24).toString("base64url");
   const url = new URL(base);
+  // Where the operator runs redis-cli: the gateway's Redis, without its credentials.
+  const gateway = new URL(config.store.redis ?? base);
   url.username = agentUser(name);
   url.password = password;
   const acl = agentAclArgs(config.store.keyPrefix, name, password);
   return `# 1. On the gateway's Redis, create the agent's user (it can read ${name}'s grants, never grant):
-redis-cli ACL SETUSER ${acl.map((arg) => `'${arg}'`).join(" ")}
+redis-cli -h ${shellQuote(gateway.hostname)} -p ${gateway.port || "6379"} ACL SETUSER ${acl.map(shellQuote).join(" ")}
 # (then ACL SAVE if Redis uses an aclfile, or CONFIG REWRITE)
 
 # 2. On ${name}, save as /etc/webknock/agent.yaml, mode 0600 (it holds the agent's password),
@@ -152,6 +156,11 @@ store:
 firewall:
   backend: nftables
 `;
+}
+
+/** A POSIX shell word: the printed line is meant to be pasted into a shell. */
+function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, "'\\''")}'`;
 }
 
 function table(list: Awaited<ReturnType<typeof listAgents>>, now: number): string {
