@@ -47,7 +47,7 @@ export function registerAgentCommands(program: Command, deps: CliDeps): void {
     .option("--redis <url>", "Redis URL as the agent reaches it (default: the gateway's)")
     .action((name: string, options: { config?: string; redis?: string }) => {
       // Commander gives `-c` to the parent `agent` too (options are global by default).
-      const config = options.config ?? (agent.opts() as { config?: string }).config;
+      const config = options.config ?? agent.opts<{ config?: string }>().config;
       deps.stdout.write(addAgent(name, loadCliConfig({ config }, deps), options.redis));
     });
 
