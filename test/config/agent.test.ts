@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import { resolveAgentConfig } from "../../src/config/agent.js";
+import { resolveConfig } from "../../src/config/load.js";
+import { testConfig } from "../support/gateway.js";
+
+const agent = {
+  agent: { name: "web1", ports: ["tcp/22"] },
+  store: { redis: "redis://u:p@10.0.0.1:6379" },
+  firewall: { backend: "nftables" },
+};
+
+describe("agent config", () => {
+  it("takes the gateway's store and firewall forms", () => {
+    const config = resolveAgentConfig(agent);
+    expect(config).toMatchObject({
+      name: "web1",
+      ports: [{ proto: "tcp", port: 22 }],
+      store: { redis: "redis://u:p@10.0.0.1:6379", keyPrefix: "wk:" },
+      firewall: { backend: "nftables", table: "webknock", sweepIntervalMs: 1000 },
+    });
+  });
+
+  it("names the key and the fix for each mistake", () => {
+    expect(() =>
+      resolveAgentConfig({ ...agent, agent: { name: "local", ports: ["tcp/22"] } }),
+    ).toThrow(/agent\.name: "local" is the gateway's own host/);
+    expect(() => resolveAgentConfig({ ...agent, store: {} })).toThrow(
+      /store: an agent needs store\.redis/,
+    );
+    expect(() => resolveAgentConfig({ ...agent, agent: { name: "web1", ports: [] } })).toThrow(
+      /agent\.ports: list the ports/,
+    );
+  });
+});
+
+describe("doors.X.hosts", () => {
+  const raw = (hosts: unknown, redis?: string) => {
+    const base = testConfig();
+    return {
+      ...(redis === undefined ? {} : { store: { redis } }),
+      firewall: { backend: "log" },
+      doors: { ssh: { sequence: ["/a/b"], open: ["tcp/22"], users: ["alice"], hosts } },
+      users: { alice: { secret: base.users.get("alice")?.secret } },
+    };
+  };
+
+  it("defaults to the gateway's own host and keeps named hosts once each", () => {
+    expect(resolveConfig(raw(undefined)).doors[0]?.hosts).toBeUndefined();
+    expect(resolveConfig(raw(["web1", "web1", "local"], "redis://r:6379")).doors[0]?.hosts).toEqual(
+      ["web1", "local"],
+    );
+  });
+
+  it("refuses agents' hosts without Redis, and bad names", () => {
+    expect(() => resolveConfig(raw(["web1"]))).toThrow(
+      /doors\.ssh\.hosts: \["web1"\] .*set store\.redis/,
+    );
+    expect(() => resolveConfig(raw(["Web 1"], "redis://r:6379"))).toThrow(
+      /doors\.ssh\.hosts\.0|doors\.ssh\.hosts\[0\]/,
+    );
+    expect(resolveConfig(raw(["local"])).doors[0]?.hosts).toEqual(["local"]);
+  });
+});
