@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive for real, if any is missing:
-# redis-server, the firewall tools, iproute2 for network namespaces, oathtool, chromium,
+# redis-server and redis-sentinel (fleet Sentinel test), the firewall tools, iproute2 for network namespaces, oathtool, chromium,
 # and curl and openssl (README's curl recipe; a self-signed certificate for the TLS tests).
 set -euo pipefail
 declare -A need=(
   [redis-server]=redis-server [iptables]=iptables [ipset]=ipset [nft]=nftables
   [ip]=iproute2 [conntrack]=conntrack [oathtool]=oathtool [chromium]=chromium
-  [curl]=curl [openssl]=openssl
+  [curl]=curl [openssl]=openssl [redis-sentinel]=redis-sentinel
 )
 missing=()
 for bin in "${!need[@]}"; do

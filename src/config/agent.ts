@@ -4,7 +4,7 @@ import { ConfigError } from "../errors.js";
 import { HOST_NAME, LOCAL_HOST } from "../fleet/keys.js";
 import { describeIssue, problemsError, type ConfigSources } from "./load.js";
 import { firewallSchema, portSpec, storeSchema } from "./schema.js";
-import type { FirewallConfig, PortSpec } from "./types.js";
+import type { FirewallConfig, PortSpec, RedisTarget } from "./types.js";
 
 /** A fleet agent's validated configuration (`webknock agent -c agent.yaml`). */
 export interface AgentConfig {
@@ -12,7 +12,7 @@ export interface AgentConfig {
   readonly name: string;
   /** Ports this host protects: its base ruleset, and the only ports a grant may open here. */
   readonly ports: readonly PortSpec[];
-  readonly store: { readonly redis: string; readonly keyPrefix: string };
+  readonly store: { readonly redis: RedisTarget; readonly keyPrefix: string };
   readonly firewall: FirewallConfig;
 }
 

@@ -221,12 +221,56 @@ const adminSchema = z
       "give exactly one of tokenFile or tokenEnv; the admin API never runs without a token (remove the admin section to turn it off)",
   });
 
+/** `host:port` of a sentinel; IPv6 hosts in brackets. */
+const hostPort = z.string().transform((text, ctx) => {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text.trim());
+  const number = Number(match?.[2]);
+  if (!match?.[1] || number < 1 || number > 65535) {
+    ctx.addIssue({
+      code: "custom",
+      message: `got ${JSON.stringify(text)}; write host:port such as 10.0.0.5:26379`,
+    });
+    return z.NEVER;
+  }
+  return { host: match[1].replace(/^\[|\]$/g, ""), port: number };
+});
+
+/** store.redis as a Sentinel group: `{ sentinels: [host:port, ...], name: mymaster }`. */
+const sentinelSchema = z.strictObject({
+  sentinels: z.array(hostPort).min(1, "list at least one sentinel, such as [10.0.0.5:26379]"),
+  name: z
+    .string({ error: "give the master group name, as in `sentinel monitor NAME`" })
+    .min(1, "give the master group name, as in `sentinel monitor NAME`"),
+  username: z.string().min(1).optional(),
+  password: z.string().min(1).optional(),
+  db: z.number().int().min(0).max(15).optional(),
+});
+
+const redisUrl = z
+  .string()
+  .regex(/^rediss?:\/\//, "write a URL such as redis://127.0.0.1:6379/0, or a Sentinel group");
+
+/**
+ * A URL or a Sentinel group, chosen by the value's type, so an error speaks about the
+ * form the user wrote (a plain union would only say "Invalid input").
+ */
+const redisTarget = z
+  .union([z.string(), z.record(z.string(), z.unknown())], {
+    error: "write a URL such as redis://127.0.0.1:6379/0, or { sentinels: [host:port], name }",
+  })
+  .transform((value, ctx) => {
+    const parsed =
+      typeof value === "string" ? redisUrl.safeParse(value) : sentinelSchema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues) {
+      ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+    }
+    return z.NEVER;
+  });
+
 /** The store section; the agent's config takes the same. */
 export const storeSchema = z.strictObject({
-  redis: z
-    .string()
-    .regex(/^rediss?:\/\//, "write a URL such as redis://127.0.0.1:6379/0")
-    .optional(),
+  redis: redisTarget.optional(),
   keyPrefix: z.string().max(32).default(DEFAULTS.keyPrefix),
 });
 

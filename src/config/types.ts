@@ -92,6 +92,21 @@ export interface AdminConfig {
   readonly token: string;
 }
 
+/** Where Redis is: a URL, or a Sentinel group that names the master (`store.redis`). */
+export type RedisTarget = string | SentinelTarget;
+
+/** A master found through Redis Sentinel; ioredis follows it across failovers. */
+export interface SentinelTarget {
+  /** The sentinels, `host:port` each; any one that answers is enough. */
+  readonly sentinels: readonly { readonly host: string; readonly port: number }[];
+  /** The master group name (`sentinel monitor NAME ...`). */
+  readonly name: string;
+  /** ACL user and password for the master and replicas (not for the sentinels). */
+  readonly username?: string;
+  readonly password?: string;
+  readonly db?: number;
+}
+
 /** The validated, resolved configuration the gateway runs on. */
 export interface GatewayConfig {
   readonly server: {
@@ -100,8 +115,8 @@ export interface GatewayConfig {
     readonly trustProxy: readonly string[];
   };
   readonly store: {
-    /** Redis URL; undefined selects the embedded in-memory store. */
-    readonly redis?: string;
+    /** Redis URL or Sentinel group; undefined selects the embedded in-memory store. */
+    readonly redis?: RedisTarget;
     /** Prefix of every Redis key, so several gateways can share a database. */
     readonly keyPrefix: string;
   };

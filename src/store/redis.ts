@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from "ioredis";
 import { StoreUnavailableError } from "../errors.js";
+import type { RedisTarget } from "../config/types.js";
 import { systemClock, type Clock } from "../clock.js";
 import {
   ADVANCE_SCRIPT,
@@ -75,9 +76,26 @@ export const FAIL_CLOSED_REDIS_OPTIONS: RedisOptions = Object.freeze({
   retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
 });
 
-/** Creates an ioredis client for a URL with the fail-closed options. */
-export function createRedisClient(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, { ...FAIL_CLOSED_REDIS_OPTIONS, ...options });
+/**
+ * Creates an ioredis client with the fail-closed options, for a URL or a Sentinel group.
+ * Through Sentinel, a failover drops the connection: commands fail (the gateway answers
+ * 503) until ioredis has asked the sentinels for the new master and reconnected.
+ */
+export function createRedisClient(target: RedisTarget, options: RedisOptions = {}): Redis {
+  if (typeof target === "string")
+    return new Redis(target, { ...FAIL_CLOSED_REDIS_OPTIONS, ...options });
+  return new Redis({
+    ...FAIL_CLOSED_REDIS_OPTIONS,
+    sentinels: target.sentinels.map(({ host, port }) => ({ host, port })),
+    name: target.name,
+    role: "master",
+    username: target.username,
+    password: target.password,
+    db: target.db,
+    // Ask the sentinels again at once after a failover; bounded like the reconnects.
+    sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
+    ...options,
+  });
 }
 
 /** KnockStore on Redis: every method is one round trip, multi-step ones one Lua script. */

@@ -61,3 +61,27 @@ describe("doors.X.hosts", () => {
     expect(resolveConfig(raw(["local"])).doors[0]?.hosts).toEqual(["local"]);
   });
 });
+
+describe("store.redis as a Sentinel group", () => {
+  const withRedis = (redis: unknown) => ({ ...agent, store: { redis } });
+
+  it("takes sentinels as host:port and a group name", () => {
+    expect(
+      resolveAgentConfig(
+        withRedis({ sentinels: ["10.0.0.5:26379", "[fd00::5]:26379"], name: "wk" }),
+      ).store.redis,
+    ).toEqual({
+      sentinels: [
+        { host: "10.0.0.5", port: 26379 },
+        { host: "fd00::5", port: 26379 },
+      ],
+      name: "wk",
+    });
+  });
+
+  it("names the key and the fix for a bad sentinel", () => {
+    expect(() => resolveAgentConfig(withRedis({ sentinels: ["10.0.0.5"], name: "wk" }))).toThrow(
+      /store\.redis.*write host:port such as 10\.0\.0\.5:26379/s,
+    );
+  });
+});

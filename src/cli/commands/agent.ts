@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Command } from "commander";
 import { loadAgentConfig } from "../../config/agent.js";
-import type { GatewayConfig } from "../../config/types.js";
+import type { GatewayConfig, RedisTarget } from "../../config/types.js";
 import { createExecaRunner } from "../../firewall/command.js";
 import { createFirewall } from "../../firewall/index.js";
 import { agentAclArgs, agentUser } from "../../fleet/acl.js";
@@ -135,14 +135,10 @@ export function addAgent(name: string, config: GatewayConfig, redisUrl?: string)
     );
   }
   const password = randomBytes(24).toString("base64url");
-  const url = new URL(base);
-  // Where the operator runs redis-cli: the gateway's Redis, without its credentials.
-  const gateway = new URL(config.store.redis ?? base);
-  url.username = agentUser(name);
-  url.password = password;
-  const acl = agentAclArgs(config.store.keyPrefix, name, password);
-  return `# 1. On the gateway's Redis, create the agent's user (it can read ${name}'s grants, never grant):
-redis-cli -h ${shellQuote(gateway.hostname)} -p ${gateway.port || "6379"} ACL SETUSER ${acl.map(shellQuote).join(" ")}
+  const acl = agentAclArgs(config.store.keyPrefix, name, password).map(shellQuote).join(" ");
+  const where = locate(base, agentUser(name), password);
+  return `# 1. ${where.aclNote}
+${where.cliPrefix} ACL SETUSER ${acl}
 # (then ACL SAVE if Redis uses an aclfile, or CONFIG REWRITE)
 
 # 2. On ${name}, save as /etc/webknock/agent.yaml, mode 0600 (it holds the agent's password),
@@ -151,11 +147,35 @@ agent:
   name: ${name}
   ports: [${[...new Set(ports)].join(", ")}]
 store:
-  redis: ${JSON.stringify(url.toString())}
+  redis: ${where.redisYaml}
   keyPrefix: ${JSON.stringify(config.store.keyPrefix)}
 firewall:
   backend: nftables
 `;
+}
+
+/** Where the ACL line runs and how the agent reaches Redis, for a URL or a Sentinel group. */
+function locate(target: RedisTarget, user: string, password: string) {
+  if (typeof target === "string") {
+    const url = new URL(target);
+    // The operator's redis-cli goes to the gateway's Redis, without its credentials.
+    const cliPrefix = `redis-cli -h ${shellQuote(url.hostname)} -p ${url.port || "6379"}`;
+    url.username = user;
+    url.password = password;
+    return {
+      aclNote: `On the gateway's Redis, create the agent's user (it can read its host's grants, never grant):`,
+      cliPrefix,
+      redisYaml: JSON.stringify(url.toString()),
+    };
+  }
+  const sentinels = target.sentinels.map(({ host, port }) =>
+    JSON.stringify(host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`),
+  );
+  return {
+    aclNote: `On the master of ${target.name} AND on every replica (ACL rules are not replicated), create the agent's user:`,
+    cliPrefix: "redis-cli -h NODE -p PORT",
+    redisYaml: `{ sentinels: [${sentinels.join(", ")}], name: ${JSON.stringify(target.name)}, username: ${JSON.stringify(user)}, password: ${JSON.stringify(password)} }`,
+  };
 }
 
 /** A POSIX shell word: the printed line is meant to be pasted into a shell. */

@@ -18,7 +18,7 @@ export function registerConfigCommands(program: Command, deps: CliDeps): void {
       `  proxies:  ${loaded.server.trustProxy.length > 0 ? loaded.server.trustProxy.join(", ") : "none (socket peer address is the client)"}`,
     );
     out.push(
-      `  store:    ${loaded.store.redis !== undefined ? `redis (${redactUrl(loaded.store.redis)})` : "memory (single instance)"}`,
+      `  store:    ${loaded.store.redis !== undefined ? `redis (${typeof loaded.store.redis === "string" ? redactUrl(loaded.store.redis) : `sentinel group ${loaded.store.redis.name}`})` : "memory (single instance)"}`,
     );
     out.push(`  firewall: ${loaded.firewall.backend}`);
     for (const door of loaded.doors) {
