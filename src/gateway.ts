@@ -26,6 +26,7 @@ import type { KnockStore } from "./store/types.js";
 import { fleetHosts } from "./fleet/hosts.js";
 import { FleetPublisher } from "./fleet/publisher.js";
 import { listAgents } from "./fleet/status.js";
+import { registerAgentGauges } from "./fleet/metrics.js";
 
 /** Parts a caller may supply instead of the ones the config describes (tests, benchmarks). */
 export interface GatewayDeps {
@@ -76,6 +77,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       now,
     });
   const grants = new GrantManager(store, firewall, now, log, fleet?.publisher);
+  if (metrics && fleet) registerAgentGauges(metrics.registry, fleet.agents, now);
   const clientIp = createClientIpResolver(config.server.trustProxy);
   const defences = createDefences(config, store, clientIp, log, now);
   const engine = new KnockEngine(
