@@ -58,7 +58,15 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
   app.get("/grants", async (_req, res) => {
     const at = now();
     const live = (await store.listGrants()).filter((grant) => grant.expiresAt > at);
-    res.json({ grants: live.map((grant) => grantView(grant, at)) });
+    // Grants for agents' hosts also say which hosts confirmed them (one read, no wait).
+    const views = await Promise.all(
+      live.map(async (grant) =>
+        grant.hosts === undefined
+          ? grantView(grant, at)
+          : { ...grantView(grant, at), hosts: await grants.hostStates(grant, 0) },
+      ),
+    );
+    res.json({ grants: views });
   });
 
   app.delete("/grants/:door/:ip", async (req, res) => {

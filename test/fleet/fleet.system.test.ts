@@ -265,9 +265,11 @@ describe("a fleet: one gateway, three agents", () => {
 
     await agents.get("web2")?.kill();
     const { grants } = (await adminGet("/grants")).body as {
-      grants: { door: string; ip: string }[];
+      grants: { door: string; ip: string; hosts?: Record<string, string> }[];
     };
     const bGrant = grants.find((g) => g.door === "wide");
+    // The record says which hosts confirmed it.
+    expect(bGrant?.hosts).toEqual({ web1: "open", web2: "open", web3: "open" });
     expect((await adminGet(`/grants/wide/${bGrant?.ip ?? ""}`, "DELETE")).status).toBe(200);
     // Live agents close at once; the dead agent's host keeps the rule until it is back.
     expect(await closedAt(b, "web1", 2000)).toBeLessThan(Infinity);
