@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
-import type { z } from "zod";
 import { ConfigError } from "../errors.js";
 import { BASE32, configSchema, MIN_SECRET_CHARS, type RawConfig } from "./schema.js";
 import { readAdmin } from "./admin.js";
+import { describeIssue } from "./issues.js";
 import type { DoorConfig, GatewayConfig, UserConfig } from "./types.js";
 
 /** What loading needs from the outside world, injectable for tests. */
@@ -47,7 +47,7 @@ export function resolveConfig(
   sources: ConfigSources = defaultSources,
   origin = "config",
 ): GatewayConfig {
-  const parsed = configSchema.safeParse(raw ?? {});
+  const parsed = configSchema.safeParse(raw ?? {}, { reportInput: true });
   if (!parsed.success) throw problemsError(origin, parsed.error.issues.map(describeIssue));
   const problems: string[] = [];
   const config = build(parsed.data, sources, problems);
@@ -178,18 +178,6 @@ function readSecret(
     return undefined;
   }
   return secret;
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
-  const key = path.replace(/^\./, "") || "(top level)";
-  if (issue.code === "unrecognized_keys") {
-    return `${key}: unknown key(s) ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}; check the spelling against config/webknock.example.yaml`;
-  }
-  if (issue.code === "invalid_type" && issue.input === undefined) {
-    return `${key}: is required; see config/webknock.example.yaml`;
-  }
-  return `${key}: ${issue.message}`;
 }
 
 function problemsError(origin: string, problems: string[]): ConfigError {

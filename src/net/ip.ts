@@ -27,13 +27,16 @@ export function familyOf(ip: string): Family {
   return family as Family;
 }
 
-/** Named ranges accepted where CIDRs are, like Express's `trust proxy` keywords. */
-export const CIDR_KEYWORDS: Readonly<Record<string, readonly string[]>> = {
-  loopback: ["127.0.0.0/8", "::1/128"],
-  linklocal: ["169.254.0.0/16", "fe80::/10"],
-  private: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
-  uniquelocal: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
-};
+/**
+ * Named ranges accepted where CIDRs are, like Express's `trust proxy` keywords. A Map, so
+ * an entry such as `constructor` can never find an inherited property.
+ */
+export const CIDR_KEYWORDS: ReadonlyMap<string, readonly string[]> = new Map([
+  ["loopback", ["127.0.0.0/8", "::1/128"]],
+  ["linklocal", ["169.254.0.0/16", "fe80::/10"]],
+  ["private", ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]],
+  ["uniquelocal", ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]],
+]);
 
 /** A parsed CIDR such as `10.0.0.0/8`; a bare address is a host route. */
 export interface Cidr {
@@ -61,7 +64,7 @@ export function expandCidrs(entries: readonly string[]): { cidrs: Cidr[]; invali
   const cidrs: Cidr[] = [];
   const invalid: string[] = [];
   for (const entry of entries) {
-    const named = CIDR_KEYWORDS[entry];
+    const named = CIDR_KEYWORDS.get(entry);
     for (const text of named ?? [entry]) {
       const cidr = parseCidr(text);
       if (cidr) cidrs.push(cidr);

@@ -55,7 +55,7 @@ describe("webknock config check", () => {
     const deps = capture();
     expect(await runCli(["config", "check", "-c", bad], deps)).toBe(EXIT.usage);
     expect(deps.err()).toMatch(
-      /firewall\.backend: choose one of iptables, ipset, nftables, command, log/,
+      /firewall\.backend: got "pf"; choose one of iptables, ipset, nftables, command, log/,
     );
   });
 

@@ -80,8 +80,8 @@ describe("config", () => {
     ],
     ["server.trustProxy", (c: Raw) => (c.server.trustProxy = true), /forge its IP/],
     ["server.trustProxy", (c: Raw) => (c.server.trustProxy = 2), /hop count/],
-    ["server.trustProxy", (c: Raw) => (c.server.trustProxy = ["10.0.0.0/33"]), /"10.0.0.0\/33"/],
-    ["firewall.backend", (c: Raw) => (c.firewall.backend = "pf"), /iptables, ipset, nftables/],
+    ["server.trustProxy[0]", (c: Raw) => (c.server.trustProxy = ["10.0.0.0/33"]), /"10.0.0.0\/33"/],
+    ["firewall.backend", (c: Raw) => (c.firewall.backend = "pf"), /got "pf"; choose one of/],
     [
       "users.alice.secretFile",
       (c: Raw) => (c.users.alice.secretFile = "/nope"),
