@@ -1,6 +1,6 @@
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { parseDocument } from "yaml";
 import { z } from "zod";
+import { parseYaml } from "../config/yaml.js";
 
 /** One saved knock: where, which paths, who, and where the secret lives. */
 export interface KnockProfile {
@@ -49,13 +49,10 @@ export function readProfile(
   name: string,
   env: NodeJS.ProcessEnv,
 ): KnockProfile {
-  const document = parseDocument(text, { uniqueKeys: true });
-  if (document.errors.length > 0) {
-    throw new ClientConfigError(
-      `Client config ${path} is not valid YAML: ${document.errors.map((e) => e.message).join("; ")}`,
-    );
-  }
-  const parsed = fileSchema.safeParse(document.toJS() as unknown);
+  const yaml = parseYaml(text);
+  if (!yaml.ok)
+    throw new ClientConfigError(`Client config ${path} is not valid YAML: ${yaml.problem}`);
+  const parsed = fileSchema.safeParse(yaml.value);
   if (!parsed.success) {
     const issues = parsed.error.issues.map(
       (i) => `${i.path.join(".") || "(top level)"}: ${i.message}`,

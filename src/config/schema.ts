@@ -49,10 +49,6 @@ const KERNEL_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,19}$/;
 /** A knock path: absolute, no query or fragment, no dot segments, no doubled slashes. */
 const KNOCK_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*$/;
 const PORT_SPEC = /^(tcp|udp)\/(\d{1,5})$/;
-/** RFC 4648 base32 alphabet; otplib and authenticator apps use it unpadded. */
-const BASE32 = /^[A-Z2-7]+=*$/;
-/** RFC 4226 requires at least 128 bits; 26 base32 characters carry 130. */
-const MIN_SECRET_CHARS = 26;
 
 /** An integer in [min, max]; every way of missing it gets the same fix. */
 const intIn = (min: number, max: number, fix: string) =>
@@ -280,4 +276,3 @@ export const configSchema = z.strictObject({
 });
 
 export type RawConfig = z.infer<typeof configSchema>;
-export { BASE32, MIN_SECRET_CHARS };

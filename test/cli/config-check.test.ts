@@ -22,7 +22,7 @@ function capture(env: NodeJS.ProcessEnv = {}): CliDeps & { out: () => string; er
 
 const dir = mkdtempSync(join(tmpdir(), "webknock-cli-"));
 const secretFile = join(dir, "alice.totp");
-writeFileSync(secretFile, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n", { mode: 0o600 });
+writeFileSync(secretFile, "NB2HI4DTHIXS6ZLYMFWXA3DFFZRW63JPORSXG5DT\n", { mode: 0o600 });
 const configFile = join(dir, "webknock.yaml");
 writeFileSync(
   configFile,
@@ -41,7 +41,7 @@ describe("webknock config check", () => {
     expect(await runCli(["config", "check", "-c", configFile], deps)).toBe(EXIT.ok);
     expect(deps.out()).toContain("door ssh: 3 steps within 20s, opens tcp/22 for 30s, users alice");
     expect(deps.out()).not.toContain("hunter2");
-    expect(deps.out()).not.toContain("JBSWY3DP");
+    expect(deps.out()).not.toContain("NB2HI4DT");
   });
 
   it("takes the file from WEBKNOCK_CONFIG", async () => {

@@ -2,13 +2,14 @@ import type { Command } from "commander";
 import QRCode from "qrcode";
 import { generateURI } from "otplib";
 import { resolveConfig } from "../../config/load.js";
+import { DEMO_SECRET } from "../../config/secret.js";
 import type { GatewayConfig } from "../../config/types.js";
 import { createLogger } from "../../log.js";
 import type { CliDeps } from "../deps.js";
 import { runUntilSignal } from "./serve.js";
 
 /** A fixed, public demo secret: the demo opens nothing (log firewall) and binds to loopback. */
-export const DEMO_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+export { DEMO_SECRET };
 export const DEMO_USER = "demo";
 export const DEMO_SEQUENCE = ["/demo/7f3a.png", "/demo/c41e", "/demo/knock"] as const;
 
@@ -32,6 +33,7 @@ export function demoConfig(port: number, host = "127.0.0.1"): GatewayConfig {
     },
     { env: {}, readFile: () => "" },
     "the embedded demo config",
+    { allowDemoSecret: true },
   );
 }
 

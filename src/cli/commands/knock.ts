@@ -8,7 +8,7 @@ import {
   type KnockProfile,
 } from "../../client/profiles.js";
 import { parseDuration } from "../../config/duration.js";
-import { BASE32, MIN_SECRET_CHARS } from "../../config/schema.js";
+import { malformedSecret, normalizeBase32 } from "../../config/secret.js";
 import { currentTotp } from "../../knock/totp.js";
 import { CliUsageError, EXIT, ExitError } from "../config-option.js";
 import type { CliDeps } from "../deps.js";
@@ -138,11 +138,9 @@ function codeSource(
       `Cannot read secret file ${file} (${(error as NodeJS.ErrnoException).code ?? "error"}).`,
     );
   }
-  const secret = text.replace(/\s+/g, "").toUpperCase().replace(/=+$/, "");
-  if (!BASE32.test(secret) || secret.length < MIN_SECRET_CHARS)
-    throw new CliUsageError(
-      `Secret file ${file} does not hold a base32 secret of at least ${MIN_SECRET_CHARS} characters.`,
-    );
+  const secret = normalizeBase32(text);
+  const problem = malformedSecret(secret);
+  if (problem !== undefined) throw new CliUsageError(`Secret file ${file}: ${problem}.`);
   return () => currentTotp(secret, deps.now());
 }
 
