@@ -3,21 +3,32 @@ import { BlockList, isIP } from "node:net";
 /** Address family as the kernel and `net.isIP` name it. */
 export type Family = 4 | 6;
 
-const MAPPED_V4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
+/** `::ffff:a:b` as RFC 5952 prints an IPv4-mapped address (::ffff:0:0/96, RFC 4291 2.5.5.2). */
+const MAPPED_V4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
 
 /**
- * Normalises a socket or header address: strips an IPv4-mapped IPv6 prefix
- * (`::ffff:203.0.113.7` becomes `203.0.113.7`, so it gets an IPv4 rule) and
- * lower-cases IPv6. Returns undefined for anything that is not an IP address,
- * including zone-scoped addresses, which a firewall rule cannot carry.
+ * The one canonical text of an address, used for every store key, grant, ban, limit,
+ * log line, admin route and firewall rule: IPv4 in dotted decimal; IPv6 per RFC 5952
+ * (lower case, zeros compressed); every IPv4-mapped spelling (`::ffff:1.2.3.4`,
+ * `0::ffff:1.2.3.4`, `::ffff:0102:0304`) is the IPv4 address, so it gets an IPv4 rule.
+ * Undefined for anything that is not an address, including zone-scoped addresses
+ * (`fe80::1%eth0`), which a firewall rule cannot carry.
  */
-export function normalizeIp(raw: string | undefined): string | undefined {
+export function canonicalIp(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
   const value = raw.trim();
-  const mapped = MAPPED_V4.exec(value);
-  const candidate = mapped?.[1] ?? value.toLowerCase();
+  const family = isIP(value);
+  // Node's isIP refuses leading zeros and short forms, so a valid IPv4 text is canonical.
+  if (family === 4) return value;
   // net.isIP accepts a zone suffix (fe80::1%eth0), which no firewall rule can carry.
-  return isIP(candidate) === 0 || candidate.includes("%") ? undefined : candidate;
+  if (family !== 6 || value.includes("%")) return undefined;
+  // The WHATWG URL parser prints IPv6 hosts in RFC 5952 form, as inet_ntop does.
+  const text = new URL(`http://[${value}]/`).hostname.slice(1, -1);
+  const mapped = MAPPED_V4.exec(text);
+  if (mapped === null) return text;
+  const high = parseInt(mapped[1] ?? "0", 16);
+  const low = parseInt(mapped[2] ?? "0", 16);
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join(".");
 }
 
 /** The family of a valid address; throws on anything else. */
@@ -49,7 +60,7 @@ export interface Cidr {
 export function parseCidr(text: string): Cidr | undefined {
   const [addressPart, prefixPart, extra] = text.trim().split("/");
   if (addressPart === undefined || extra !== undefined) return undefined;
-  const address = normalizeIp(addressPart);
+  const address = canonicalIp(addressPart);
   if (address === undefined) return undefined;
   const family = familyOf(address);
   const max = family === 4 ? 32 : 128;
@@ -91,10 +102,11 @@ export class CidrSet {
     this.size = cidrs.length;
   }
 
-  /** True when the (normalised) address lies in one of the ranges. */
+  /** True when the address (canonical or not) lies in one of the ranges. */
   has(ip: string): boolean {
-    const family = isIP(ip);
-    if (family === 0) return false;
-    return this.list.check(ip, family === 4 ? "ipv4" : "ipv6");
+    // IPv4 text that isIP accepts is canonical already: skip the work on the hot path.
+    const address = isIP(ip) === 4 ? ip : canonicalIp(ip);
+    if (address === undefined) return false;
+    return this.list.check(address, isIP(address) === 4 ? "ipv4" : "ipv6");
   }
 }

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { AdminClient, AdminError, type AdminFailure } from "../../client/admin.js";
-import { normalizeIp } from "../../net/ip.js";
+import { canonicalIp } from "../../net/ip.js";
 import { CliUsageError, EXIT, ExitError } from "../config-option.js";
 import type { CliDeps } from "../deps.js";
 
@@ -142,7 +142,7 @@ function adminToken(options: AdminOptions, deps: CliDeps): string {
 }
 
 function checkIp(ip: string): string {
-  const address = normalizeIp(ip);
+  const address = canonicalIp(ip);
   if (address === undefined) throw new CliUsageError(`${JSON.stringify(ip)} is not an IP address.`);
   return address;
 }
