@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import helmet from "helmet";
 import type { Clock } from "../clock.js";
+import { DOOR_NAME } from "../config/names.js";
 import { FirewallError, StoreUnavailableError } from "../errors.js";
 import type { FirewallAdapter } from "../firewall/types.js";
 import type { GrantManager } from "../knock/grants.js";
@@ -9,9 +10,6 @@ import { canonicalIp } from "../net/ip.js";
 import type { GrantRecord, KnockStore } from "../store/types.js";
 import { requireBearer } from "./auth.js";
 import type { GatewayMetrics } from "./metrics.js";
-
-/** Door names as the config schema allows them. */
-const DOOR_NAME = /^[a-z0-9_-]{1,32}$/;
 
 /** Everything the admin API needs, injected. */
 export interface AdminAppDeps {

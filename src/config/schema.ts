@@ -1,6 +1,16 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
 import { expandCidrs } from "../net/ip.js";
+import {
+  DOOR_NAME,
+  DOOR_NAME_FIX,
+  isKnockPath,
+  KERNEL_NAME,
+  KERNEL_NAME_FIX,
+  KNOCK_PATH_FIX,
+  USER_NAME,
+  USER_NAME_FIX,
+} from "./names.js";
 
 /** Where each default comes from is said beside it; they are frozen named constants. */
 export const DEFAULTS = Object.freeze({
@@ -44,10 +54,6 @@ export const DEFAULTS = Object.freeze({
   adminListen: { host: "127.0.0.1", port: 9090 },
 });
 
-/** Kernel object names: iptables allows 28 chars; keep them plain so they never need quoting. */
-const KERNEL_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,19}$/;
-/** A knock path: absolute, no query or fragment, no dot segments, no doubled slashes. */
-const KNOCK_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*$/;
 const PORT_SPEC = /^(tcp|udp)\/(\d{1,5})$/;
 
 /** An integer in [min, max]; every way of missing it gets the same fix. */
@@ -108,20 +114,11 @@ const listenSchema = z.strictObject({
     .optional(),
 });
 
-const PATH_FIX =
-  "write an absolute path such as /img/a81f3c.png: one leading /, no query, fragment, '.', '..' or '//', at most 200 characters";
 const SEQUENCE_FIX = "list 1 to 16 paths such as [/img/a81f3c.png, /p/b7d2e4]";
 
 const doorSchema = z.strictObject({
   sequence: z
-    .array(
-      z
-        .string(PATH_FIX)
-        .max(200, PATH_FIX)
-        .regex(KNOCK_PATH, PATH_FIX)
-        .refine((path) => !path.split("/").some((s) => s === "." || s === ".."), PATH_FIX),
-      { error: SEQUENCE_FIX },
-    )
+    .array(z.string(KNOCK_PATH_FIX).refine(isKnockPath, KNOCK_PATH_FIX), { error: SEQUENCE_FIX })
     .min(1, SEQUENCE_FIX)
     .max(16, SEQUENCE_FIX),
   sequenceTimeout: duration("20s").prefault(DEFAULTS.sequenceTimeout),
@@ -158,7 +155,6 @@ const userSchema = z
     }
   });
 
-const KERNEL_NAME_FIX = "write a letter, then letters, digits, _ or -, at most 20 in all";
 const ARGV_FIX = 'write a non-empty argv list such as [/usr/local/sbin/allow, "%IP%", "%PORT%"]';
 
 const firewallSchema = z.strictObject({
@@ -261,16 +257,12 @@ export const configSchema = z.strictObject({
     })
     .default({ keyPrefix: DEFAULTS.keyPrefix }),
   firewall: firewallSchema,
-  doors: z.record(
-    z.string().regex(/^[a-z0-9_-]{1,32}$/, "name doors with 1-32 of a-z, 0-9, _ or -"),
-    doorSchema,
-    { error: "write a mapping of door names to doors such as {ssh: {sequence: [...]}}" },
-  ),
-  users: z.record(
-    z.string().regex(/^[a-z0-9_.-]{1,64}$/, "name users with 1-64 of a-z, 0-9, _, . or -"),
-    userSchema,
-    { error: "write a mapping of user names to users" },
-  ),
+  doors: z.record(z.string().regex(DOOR_NAME, DOOR_NAME_FIX), doorSchema, {
+    error: "write a mapping of door names to doors such as {ssh: {sequence: [...]}}",
+  }),
+  users: z.record(z.string().regex(USER_NAME, USER_NAME_FIX), userSchema, {
+    error: "write a mapping of user names to users",
+  }),
   limits: limitsSchema.prefault({}),
   admin: adminSchema.optional(),
 });

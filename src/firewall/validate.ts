@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { KERNEL_NAME } from "../config/names.js";
 import { UnsafeValueError } from "../errors.js";
 import { canonicalIp as canonicalAddress } from "../net/ip.js";
 import type { Proto } from "../config/types.js";
@@ -70,9 +71,6 @@ export function assertRule(rule: FirewallRule): FirewallRule {
 export function secondsLeft(expiresAt: number, now: number): number {
   return Math.max(1, Math.ceil((expiresAt - now) / 1000));
 }
-
-/** Names of webknock's own chains, sets and tables; the config schema enforces the same. */
-const KERNEL_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,19}$/;
 
 /** A chain, set or table name: a letter, then letters, digits, _ or -, at most 20. */
 export function assertKernelName(name: unknown): string {
