@@ -1,9 +1,11 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { knock } from "../../src/client/knock.js";
 import { currentTotp } from "../../src/knock/totp.js";
 import { cli } from "../support/cli.js";
 import { startTestGateway, TEST_SEQUENCE, type TestGateway } from "../support/test-gateway.js";
@@ -301,4 +303,108 @@ async function closedPort(): Promise<number> {
     }),
   );
   return port;
+}
+
+describe("the knock client stays on the gateway's origin", () => {
+  /** Two loopback listeners that only count requests: the gateway and another host. */
+  let gateway: Counting;
+  let evil: Counting;
+  let dir: string;
+  beforeAll(async () => {
+    gateway = await counting();
+    evil = await counting();
+    dir = mkdtempSync(join(tmpdir(), "webknock-origin-"));
+  });
+  afterAll(async () => {
+    await gateway.close();
+    await evil.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const hostile = () => [
+    `/a,//127.0.0.1:${evil.port}/b`,
+    `/a,/\\127.0.0.1:${evil.port}/b`,
+    `/a,\\\\127.0.0.1:${evil.port}/b`,
+    `/a,http://127.0.0.1:${evil.port}/b`,
+    "/a,b",
+    "/a,/b/../../c",
+    "/a,/b?x=1",
+    "/a,/b#c",
+  ];
+
+  it("refuses every path that is not exactly one leading / (exit 2), sending nothing", async () => {
+    for (const sequence of hostile()) {
+      const run = await cli([
+        "knock",
+        gateway.url,
+        "-s",
+        sequence,
+        "-u",
+        "alice",
+        "--code",
+        "123456",
+      ]);
+      expect(run.code, sequence).toBe(2);
+      expect(run.stderr).toMatch(/^webknock: Sequence path .*one leading \//);
+    }
+    expect(gateway.requests).toEqual([]);
+    expect(evil.requests).toEqual([]);
+  });
+
+  it("refuses them from a profile too", async () => {
+    const config = join(dir, "client.yaml");
+    writeFileSync(
+      config,
+      `profiles:\n  evil:\n    url: ${gateway.url}\n    sequence: ["/a", "//127.0.0.1:${evil.port}/b"]\n    user: alice\n`,
+    );
+    const run = await cli(["knock", "-p", "evil", "--client-config", config, "--code", "123456"]);
+    expect(run.code).toBe(2);
+    expect(evil.requests).toEqual([]);
+    expect(gateway.requests).toEqual([]);
+  });
+
+  it("the library refuses, before sending, any request off the gateway's origin", async () => {
+    for (const sequence of hostile()) {
+      const attempt = knock({
+        url: gateway.url,
+        sequence: sequence.split(","),
+        user: "alice",
+        code: "123456",
+      });
+      await expect(attempt, sequence).rejects.toMatchObject({ failure: "invalid-request" });
+    }
+    expect(gateway.requests).toEqual([]);
+    expect(evil.requests).toEqual([]);
+  });
+});
+
+/** A loopback HTTP server that records each request's path and answers the decoy's 404. */
+interface Counting {
+  readonly url: string;
+  readonly port: number;
+  readonly requests: string[];
+  close(): Promise<void>;
+}
+
+async function counting(): Promise<Counting> {
+  const requests: string[] = [];
+  const server = createHttpServer((req, res) => {
+    requests.push(req.url ?? "");
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
 }

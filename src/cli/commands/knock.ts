@@ -8,6 +8,7 @@ import {
   type KnockProfile,
 } from "../../client/profiles.js";
 import { parseDuration } from "../../config/duration.js";
+import { isKnockPath, KNOCK_PATH_FIX } from "../../config/names.js";
 import { malformedSecret, normalizeBase32 } from "../../config/secret.js";
 import { currentTotp } from "../../knock/totp.js";
 import { CliUsageError, EXIT, ExitError } from "../config-option.js";
@@ -33,6 +34,7 @@ const FAILURE_EXIT: Readonly<Record<KnockFailure, number>> = {
   tls: EXIT.unreachable,
   unavailable: EXIT.error,
   protocol: EXIT.error,
+  "invalid-request": EXIT.usage,
 };
 
 /** `webknock knock URL --sequence /a,/b,/c --user NAME --secret-file F | --code N | --profile P`. */
@@ -90,11 +92,10 @@ function resolveRequest(url: string | undefined, options: KnockOptions, deps: Cl
     options.sequence === undefined ? profile.sequence : parseSequence(options.sequence);
   if (sequence === undefined || sequence.length === 0)
     throw new CliUsageError("No sequence: pass --sequence /a,/b,/c or use --profile.");
-  const badPath = sequence.find((path) => !path.startsWith("/") || /[?#\s]/.test(path));
+  // The client checks again before sending; this gives the usage exit code and message.
+  const badPath = sequence.find((path) => !isKnockPath(path));
   if (badPath !== undefined)
-    throw new CliUsageError(
-      `Sequence paths start with / and carry no query, fragment or spaces; got ${JSON.stringify(badPath)}.`,
-    );
+    throw new CliUsageError(`Sequence path ${JSON.stringify(badPath)}: ${KNOCK_PATH_FIX}.`);
 
   const user = options.user ?? profile.user;
   if (user === undefined || user === "")
