@@ -60,7 +60,23 @@ export function describeIssue(issue: z.core.$ZodIssue): string {
     return `${key}: got unknown key(s) ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}; check the spelling against config/webknock.example.yaml`;
   }
   if (issue.code === "invalid_type" && issue.input === undefined) {
-    return `${key}: is required; see config/webknock.example.yaml`;
+    const fix = issue.message.startsWith("Invalid input")
+      ? "see config/webknock.example.yaml"
+      : issue.message;
+    return `${key}: is required; ${fix}`;
+  }
+  if (issue.code === "invalid_union" && "discriminator" in issue) {
+    // A union keyed on a field (firewall.backend): name that field and its value.
+    const field = String(issue.discriminator);
+    const input: unknown = issue.input;
+    const value =
+      typeof input === "object" && input !== null
+        ? (input as Record<string, unknown>)[field]
+        : undefined;
+    const where = keyPath([...issue.path]);
+    return value === undefined
+      ? `${where}: is required; ${issue.message}`
+      : `${where}: got ${showValue(value, issue.path)}; ${issue.message}`;
   }
   const got = showValue(issue.input, issue.path);
   if (issue.code === "invalid_key") {

@@ -4,7 +4,7 @@ import { describeIssue } from "./issues.js";
 import { configSchema, type RawConfig } from "./schema.js";
 import { malformedSecret, normalizeBase32, weakSecret } from "./secret.js";
 import { defaultSources, readPrivateFile, type ConfigSources } from "./sources.js";
-import type { DoorConfig, GatewayConfig, UserConfig } from "./types.js";
+import type { DoorConfig, FirewallConfig, GatewayConfig, UserConfig } from "./types.js";
 import { parseYaml } from "./yaml.js";
 
 export type { ConfigSources } from "./sources.js";
@@ -93,11 +93,6 @@ function build(
       sources: door.sources,
     });
   }
-  if (data.firewall.backend === "command" && data.firewall.command === undefined) {
-    problems.push(
-      'firewall.command: the command backend needs open and close argv templates, such as open: [/usr/local/sbin/allow, "%IP%", "%PROTO%", "%PORT%", "%SECONDS%"]',
-    );
-  }
   const { limits } = data;
   if (limits.maxLockout < limits.lockout) {
     problems.push(
@@ -107,13 +102,7 @@ function build(
   return {
     server: { listen: data.server.listen, trustProxy: data.server.trustProxy },
     store: { redis: data.store.redis, keyPrefix: data.store.keyPrefix },
-    firewall: {
-      backend: data.firewall.backend,
-      chain: data.firewall.chain,
-      table: data.firewall.table,
-      command: data.firewall.command,
-      sweepIntervalMs: data.firewall.sweepInterval,
-    },
+    firewall: firewallConfig(data.firewall),
     doors,
     users,
     limits: {
@@ -132,6 +121,14 @@ function build(
     },
     admin: readAdmin(data.admin, sources, problems),
   };
+}
+
+/** The resolved firewall section: the same union, durations in milliseconds. */
+function firewallConfig(raw: RawConfig["firewall"]): FirewallConfig {
+  const common = { chain: raw.chain, table: raw.table, sweepIntervalMs: raw.sweepInterval };
+  return raw.backend === "command"
+    ? { ...common, backend: raw.backend, command: raw.command }
+    : { ...common, backend: raw.backend };
 }
 
 function dedupe<T extends { proto: string; port: number }>(specs: readonly T[]): T[] {

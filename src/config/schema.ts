@@ -1,104 +1,17 @@
 import { z } from "zod";
-import { parseDuration } from "./duration.js";
-import { expandCidrs } from "../net/ip.js";
+import { DEFAULTS } from "./defaults.js";
+import { cidrList, duration, intIn, port, portSpec, text } from "./fields.js";
+import { firewallSchema } from "./firewall-schema.js";
 import {
   DOOR_NAME,
   DOOR_NAME_FIX,
   isKnockPath,
-  KERNEL_NAME,
-  KERNEL_NAME_FIX,
   KNOCK_PATH_FIX,
   USER_NAME,
   USER_NAME_FIX,
 } from "./names.js";
 
-/** Where each default comes from is said beside it; they are frozen named constants. */
-export const DEFAULTS = Object.freeze({
-  /** knockd's classic seq_timeout is 5-15 s; a phone tapping bookmarks needs a little more. */
-  sequenceTimeout: "20s",
-  /** Long enough to open an authenticator app and type six digits. */
-  challengeTimeout: "60s",
-  /** Enough to start an SSH session; the ESTABLISHED rule keeps it alive after. */
-  openFor: "30s",
-  /** Sweeper period: a grant closes at most this long after its expiry. */
-  sweepInterval: "1s",
-  keyPrefix: "wk:",
-  chain: "WEBKNOCK",
-  table: "webknock",
-  listen: [{ host: "127.0.0.1", port: 8080 }],
-  /**
-   * Consecutive failed codes before a user or IP is locked out. NIST SP 800-63B 5.2.2
-   * caps this at 100; with 6 digits and 2 valid codes per attempt, 5 tries per lockout
-   * give an attacker odds of 1e-5 per lockout, and the lockout doubles each time.
-   */
-  maxFailures: 5,
-  /** Failures older than this are forgotten even without a success. */
-  failureWindow: "15m",
-  /** The first lockout; each further one within lockoutMemory doubles it. */
-  lockout: "1m",
-  /** Upper bound of the doubling: a day of lockouts costs an attacker about 24 x 5 guesses. */
-  maxLockout: "1h",
-  /** Lockouts are counted (for doubling) over this period. */
-  lockoutMemory: "24h",
-  /**
-   * A client asking for this many distinct unknown paths within scannerWindow is a
-   * scanner (a browser asks for a few; dirbuster-style tools for hundreds a second).
-   */
-  scannerDistinctPaths: 20,
-  scannerWindow: "10s",
-  /** How long a scanner's knocks are ignored, on every gateway sharing the store. */
-  scannerBan: "1h",
-  /** IPs the in-process scanner counter tracks at once (about 80 bytes each). */
-  scannerTrackedIps: 10_000,
-  /** Loopback only: the admin API can revoke grants, so it is never exposed by default. */
-  adminListen: { host: "127.0.0.1", port: 9090 },
-});
-
-const PORT_SPEC = /^(tcp|udp)\/(\d{1,5})$/;
-
-/** An integer in [min, max]; every way of missing it gets the same fix. */
-const intIn = (min: number, max: number, fix: string) =>
-  z.number({ error: fix }).int(fix).min(min, fix).max(max, fix);
-
-/** A non-empty string; `fix` says what to write. */
-const text = (fix: string) => z.string({ error: fix }).min(1, fix);
-
-const duration = (example: string) => {
-  const fix = `write a duration such as ${example} (units ms, s, m, h)`;
-  return z.union([z.string(), z.number()], { error: fix }).transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined) {
-      ctx.addIssue({ code: "custom", input: value, message: fix });
-      return z.NEVER;
-    }
-    return ms;
-  });
-};
-
-const CIDR_FIX =
-  "write a CIDR such as 203.0.113.0/24 or 2001:db8::/32, or a keyword (loopback, private, linklocal)";
-
-const cidrList = z.array(z.string(CIDR_FIX), { error: CIDR_FIX }).superRefine((entries, ctx) => {
-  entries.forEach((entry, index) => {
-    if (expandCidrs([entry]).invalid.length > 0) {
-      ctx.addIssue({ code: "custom", path: [index], input: entry, message: CIDR_FIX });
-    }
-  });
-});
-
-const PORT_FIX = "write a port number from 1 to 65535";
-const port = intIn(1, 65535, PORT_FIX);
-
-const PORT_SPEC_FIX = "write proto/port such as tcp/22 or udp/51820";
-const portSpec = z.string(PORT_SPEC_FIX).transform((value, ctx) => {
-  const match = PORT_SPEC.exec(value.trim().toLowerCase());
-  const number = Number(match?.[2]);
-  if (!match || number < 1 || number > 65535) {
-    ctx.addIssue({ code: "custom", input: value, message: PORT_SPEC_FIX });
-    return z.NEVER;
-  }
-  return { proto: match[1] as "tcp" | "udp", port: number };
-});
+export { DEFAULTS } from "./defaults.js";
 
 const HOST_FIX = "write a host name or address such as 127.0.0.1 or ::1";
 
@@ -154,27 +67,6 @@ const userSchema = z
       });
     }
   });
-
-const ARGV_FIX = 'write a non-empty argv list such as [/usr/local/sbin/allow, "%IP%", "%PORT%"]';
-
-const firewallSchema = z.strictObject({
-  backend: z.enum(["iptables", "ipset", "nftables", "command", "log"], {
-    error: "choose one of iptables, ipset, nftables, command, log",
-  }),
-  chain: z.string(KERNEL_NAME_FIX).regex(KERNEL_NAME, KERNEL_NAME_FIX).default(DEFAULTS.chain),
-  table: z.string(KERNEL_NAME_FIX).regex(KERNEL_NAME, KERNEL_NAME_FIX).default(DEFAULTS.table),
-  command: z
-    .strictObject({
-      open: z.array(z.string(ARGV_FIX), { error: ARGV_FIX }).min(1, ARGV_FIX),
-      close: z.array(z.string(ARGV_FIX), { error: ARGV_FIX }).min(1, ARGV_FIX),
-      /** FHS: variable state of a program lives under /var/lib. */
-      stateFile: text(
-        "write the path of the state file, such as /var/lib/webknock/command-grants.json",
-      ).default("/var/lib/webknock/command-grants.json"),
-    })
-    .optional(),
-  sweepInterval: duration("1s").prefault(DEFAULTS.sweepInterval),
-});
 
 const limitsSchema = z.strictObject({
   maxFailures: intIn(

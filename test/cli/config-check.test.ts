@@ -59,6 +59,48 @@ describe("webknock config check", () => {
     );
   });
 
+  it.each([
+    [
+      'open: ["%IP%", /bin/true]',
+      /firewall\.command\.open: got \["%IP%","\/bin\/true"\]; must start with a fixed program path/,
+    ],
+    ['open: [/bin/allow, "%HOST%"]', /firewall\.command\.open: .*uses %HOST%; allowed are/],
+  ])("catches a bad command template (%s) before any adapter is built", async (open, message) => {
+    const bad = join(dir, "bad-template.yaml");
+    writeFileSync(
+      bad,
+      `firewall:
+  backend: command
+  command: { ${open}, close: [/bin/deny, "%IP%"] }
+doors:
+  ssh: { sequence: [/a1], open: [tcp/22], users: [alice] }
+users:
+  alice: { secretFile: ${secretFile} }
+`,
+    );
+    const deps = capture();
+    expect(await runCli(["config", "check", "-c", bad], deps)).toBe(EXIT.usage);
+    expect(deps.err()).toMatch(message);
+  });
+
+  it("refuses command templates under another backend, and a command backend without them", async () => {
+    const bad = join(dir, "misplaced.yaml");
+    writeFileSync(
+      bad,
+      `firewall: { backend: iptables, command: { open: [/bin/a], close: [/bin/b] } }
+doors: {}
+users: {}
+`,
+    );
+    const deps = capture();
+    expect(await runCli(["config", "check", "-c", bad], deps)).toBe(EXIT.usage);
+    expect(deps.err()).toContain('firewall: got unknown key(s) "command"');
+    writeFileSync(bad, "firewall: { backend: command }\ndoors: {}\nusers: {}\n");
+    const missing = capture();
+    expect(await runCli(["config", "check", "-c", bad], missing)).toBe(EXIT.usage);
+    expect(missing.err()).toContain("firewall.command: is required; write open and close argv");
+  });
+
   it("exits 2 when no config is given", async () => {
     const deps = capture();
     expect(await runCli(["config", "check"], deps)).toBe(EXIT.usage);

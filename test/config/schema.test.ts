@@ -76,6 +76,8 @@ const CUSTOM_BAD: Readonly<Record<string, readonly unknown[]>> = {
   "users.*": [{ secretEnv: "ALICE", secret: SECRET }, { sources: [] }],
   "users.*.sources": [["::g"]],
   "firewall.sweepInterval": ["0s"],
+  "firewall.command.open": [["%IP%", "/bin/true"], ["/bin/allow", "%HOST%"], [""]],
+  "firewall.command.close": [["/bin/deny", "%SECONDS%"], ["%PROTO%"]],
   "limits.failureWindow": ["15 minutes"],
   "limits.lockout": ["1d"],
   "limits.maxLockout": ["forever"],
@@ -193,6 +195,14 @@ function walk(schema: unknown, at: At, out: Case[], custom: Set<string>): void {
       break;
     case "union": {
       const discriminator = def.discriminator as string | undefined;
+      if (discriminator !== undefined) {
+        out.push({
+          pattern: `${at.pattern}.${discriminator}`,
+          keys: [...at.keys, discriminator],
+          rule: "discriminator",
+          value: "not-a-choice",
+        });
+      }
       for (const option of def.options as unknown[]) {
         const shape = defOf(option).shape as Record<string, unknown> | undefined;
         const literal =
@@ -260,7 +270,9 @@ const ZOD_DEFAULT = /Invalid (input|option|string|key)|Too (big|small)|expected 
 describe("every config rule names the key path, the value received and the fix", () => {
   it("finds the rules in the schema", () => {
     expect(generated.length).toBeGreaterThan(35);
-    expect(generated.some((c) => c.rule === "enum" && c.pattern === "firewall.backend")).toBe(true);
+    expect(
+      generated.some((c) => c.rule === "discriminator" && c.pattern === "firewall.backend"),
+    ).toBe(true);
   });
 
   it("has a bad value for every refinement and transform in the schema", () => {
