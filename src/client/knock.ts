@@ -1,5 +1,6 @@
 import { isKnockPath, KNOCK_PATH_FIX } from "../config/names.js";
-import { HttpClient, TransportError, type HttpResponse } from "./http.js";
+import { WebknockError } from "../errors.js";
+import { HttpClient, TRANSPORT, TransportError, type HttpResponse } from "./http.js";
 
 /** What a successful knock opened, exactly as the gateway reports it. */
 export interface KnockGrant {
@@ -28,15 +29,40 @@ export type KnockFailure =
   | "protocol"
   | "invalid-request";
 
-/** A knock that did not open anything; `failure` is stable, `message` a whole sentence. */
-export class KnockError extends Error {
+/** Stable code and fix per failure; scripts match on `code` (or `failure`). */
+const FAILURES: Readonly<Record<KnockFailure, { code: string; fix: string }>> = {
+  denied: {
+    code: "ERR_KNOCK_DENIED",
+    fix: "Check the user name and secret, wait for the next code, or ask the operator whether the user is locked out or not on this door.",
+  },
+  "no-challenge": {
+    code: "ERR_KNOCK_NO_CHALLENGE",
+    fix: "Check the sequence, walk it within the door's sequenceTimeout, and knock from an allowed address.",
+  },
+  unreachable: { code: "ERR_KNOCK_UNREACHABLE", fix: TRANSPORT.unreachable.fix },
+  tls: { code: "ERR_KNOCK_TLS", fix: TRANSPORT.tls.fix },
+  unavailable: {
+    code: "ERR_KNOCK_UNAVAILABLE",
+    fix: "Try again later; the operator should check the gateway's store (Redis).",
+  },
+  protocol: {
+    code: "ERR_KNOCK_PROTOCOL",
+    fix: "Check that the URL points at a webknock gateway.",
+  },
+  "invalid-request": {
+    code: "ERR_KNOCK_INVALID_REQUEST",
+    fix: "Fix the URL or the sequence paths; nothing was sent.",
+  },
+};
+
+/** A knock that did not open anything; `failure` and `code` are stable, `message` a sentence. */
+export class KnockError extends WebknockError {
   constructor(
     readonly failure: KnockFailure,
     message: string,
     options?: ErrorOptions,
   ) {
-    super(message, options);
-    this.name = "KnockError";
+    super(FAILURES[failure].code, message, { ...options, fix: FAILURES[failure].fix });
   }
 }
 

@@ -1,6 +1,7 @@
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { parseYaml } from "../config/yaml.js";
+import { WebknockError } from "../errors.js";
 
 /** One saved knock: where, which paths, who, and where the secret lives. */
 export interface KnockProfile {
@@ -13,10 +14,11 @@ export interface KnockProfile {
 }
 
 /** The client config could not be used; the message names the file and the key. */
-export class ClientConfigError extends Error {
+export class ClientConfigError extends WebknockError {
   constructor(message: string) {
-    super(message);
-    this.name = "ClientConfigError";
+    super("ERR_CLIENT_CONFIG", message, {
+      fix: "See docs/usage.md for the client config's format: profiles: { NAME: { url, sequence, user, secretFile } }.",
+    });
   }
 }
 

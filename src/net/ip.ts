@@ -1,4 +1,5 @@
 import { BlockList, isIP } from "node:net";
+import { UnsafeValueError } from "../errors.js";
 
 /** Address family as the kernel and `net.isIP` name it. */
 export type Family = 4 | 6;
@@ -34,7 +35,7 @@ export function canonicalIp(raw: string | undefined): string | undefined {
 /** The family of a valid address; throws on anything else. */
 export function familyOf(ip: string): Family {
   const family = isIP(ip);
-  if (family === 0) throw new TypeError(`Not an IP address: ${JSON.stringify(ip)}`);
+  if (family === 0) throw new UnsafeValueError("IP address", ip);
   return family as Family;
 }
 
@@ -95,7 +96,7 @@ export class CidrSet {
 
   constructor(entries: readonly string[]) {
     const { cidrs, invalid } = expandCidrs(entries);
-    if (invalid.length > 0) throw new TypeError(`Invalid CIDR: ${invalid.join(", ")}`);
+    if (invalid.length > 0) throw new UnsafeValueError("CIDR", invalid.join(", "));
     for (const { address, prefix, family } of cidrs) {
       this.list.addSubnet(address, prefix, family === 4 ? "ipv4" : "ipv6");
     }

@@ -101,6 +101,22 @@ users: {}
     expect(missing.err()).toContain("firewall.command: is required; write open and close argv");
   });
 
+  it("reports an unexpected failure in one line without a stack trace", async () => {
+    const deps = capture();
+    const broken = {
+      ...deps,
+      stdout: {
+        write: () => {
+          throw new TypeError("Cannot read properties of undefined (reading 'x')");
+        },
+      },
+    };
+    expect(await runCli(["config", "check", "-c", configFile], broken)).toBe(EXIT.error);
+    expect(deps.err()).toBe(
+      "webknock: unexpected error (ERR_INTERNAL): TypeError: Cannot read properties of undefined (reading 'x'). This is a bug; please report it (set WEBKNOCK_DEBUG=1 for the stack trace).\n",
+    );
+  });
+
   it("exits 2 when no config is given", async () => {
     const deps = capture();
     expect(await runCli(["config", "check"], deps)).toBe(EXIT.usage);

@@ -108,8 +108,10 @@ async function run(
   } catch (error) {
     if (!(error instanceof AdminError)) throw error;
     if (options.json === true)
-      deps.stdout.write(`${JSON.stringify({ error: error.failure, message: error.message })}\n`);
-    deps.stderr.write(`webknock: ${error.message}\n`);
+      deps.stdout.write(
+        `${JSON.stringify({ error: error.failure, code: error.code, message: error.message, fix: error.fix })}\n`,
+      );
+    deps.stderr.write(`webknock: ${error.describe()}\n`);
     throw new ExitError(FAILURE_EXIT[error.failure]);
   }
 }

@@ -63,9 +63,9 @@ export function registerKnockCommands(program: Command, deps: CliDeps): void {
         if (!(error instanceof KnockError)) throw error;
         if (options.json === true)
           deps.stdout.write(
-            `${JSON.stringify({ error: error.failure, message: error.message })}\n`,
+            `${JSON.stringify({ error: error.failure, code: error.code, message: error.message, fix: error.fix })}\n`,
           );
-        deps.stderr.write(`webknock: ${error.message}\n`);
+        deps.stderr.write(`webknock: ${error.describe()}\n`);
         throw new ExitError(FAILURE_EXIT[error.failure]);
       }
     });
