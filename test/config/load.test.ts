@@ -68,6 +68,8 @@ describe("config", () => {
       fileMode: () => 0o600,
     });
     expect(example.doors.map((d) => d.name)).toEqual(["ssh"]);
+    // Trusting a proxy is a decision with a second half (overwriting the header): never a default.
+    expect(example.server.trustProxy).toEqual([]);
   });
 
   it.each([
