@@ -218,9 +218,14 @@ function walk(schema: unknown, at: At, out: Case[], custom: Set<string>): void {
       break;
     }
     default:
-      break;
+      // Leaves whose checks were collected above. Any other zod construct is new here:
+      // teach the walk about it rather than let its rules go unchecked.
+      if (!LEAF_TYPES.has(def.type)) throw new Error(`Cannot walk zod type ${def.type}`);
   }
 }
+
+/** zod types with no children: their rules are the checks collected in `walk`. */
+const LEAF_TYPES = new Set(["string", "number", "boolean", "unknown", "literal"]);
 
 function setAt(root: Record<string, unknown>, keys: readonly string[], value: unknown): void {
   const path = [...keys];
