@@ -4,10 +4,9 @@ import type { GatewayConfig } from "../config/types.js";
 import type { ClientIpResolver } from "../http/client-ip.js";
 import type { AttemptLimiter } from "../knock/engine.js";
 import type { Logger } from "../log.js";
-import { RedisStore } from "../store/redis.js";
+import type { LimiterFactory } from "../store/backend.js";
 import type { KnockStore } from "../store/types.js";
 import { RateLimitedAttempts } from "./limiter.js";
-import { watchRedisErrors } from "./redis-errors.js";
 import { ScannerDetector } from "./scanner.js";
 
 /** Scanner bans failing to reach the store are logged at most this often. */
@@ -19,30 +18,22 @@ export interface Defences {
   readonly scanner: ScannerDetector;
   /** Called by the edge for every request to a path that is not a step; no I/O. */
   readonly onUnknownPath: (req: IncomingMessage, path: string) => void;
-  /** Detaches listeners. */
-  close(): void;
 }
 
 /**
- * Builds the brute-force limiter and scanner detector on the same backend as the
- * store (the RedisStore's own client, so several gateways enforce one limit).
+ * Builds the brute-force limiter on the counters the store backend provides (so several
+ * gateways sharing a Redis enforce one limit) and the scanner detector, whose bans go
+ * to the store.
  */
 export function createDefences(
   config: GatewayConfig,
-  store: KnockStore,
+  backend: { readonly store: KnockStore; readonly limiters: LimiterFactory },
   clientIp: ClientIpResolver,
   log: Logger,
   now: Clock,
 ): Defences {
-  const redis = store instanceof RedisStore ? store : undefined;
-  const limiter = new RateLimitedAttempts(
-    config.limits,
-    redis
-      ? { kind: "redis", client: redis.client, keyPrefix: redis.keyPrefix }
-      : { kind: "memory" },
-    log,
-  );
-  const unwatch = redis ? watchRedisErrors(redis.client, log, now) : () => undefined;
+  const { store } = backend;
+  const limiter = new RateLimitedAttempts(config.limits, backend.limiters, log);
   const { scanner: tuning } = config.limits;
   let lastBanError = -Infinity;
   const scanner = new ScannerDetector({
@@ -71,6 +62,5 @@ export function createDefences(
       const ip = clientIp(req);
       if (ip !== undefined) scanner.note(ip, path);
     },
-    close: unwatch,
   };
 }

@@ -1,19 +1,9 @@
-import type { Redis } from "ioredis";
-import {
-  RateLimiterMemory,
-  RateLimiterRedis,
-  RateLimiterRes,
-  type RateLimiterAbstract,
-} from "rate-limiter-flexible";
+import { RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { LimitsConfig } from "../config/types.js";
 import { StoreUnavailableError } from "../errors.js";
 import type { AttemptLimiter } from "../knock/engine.js";
 import type { Logger } from "../log.js";
-
-/** Where the counters live: the RedisStore's client (shared by every gateway) or this process. */
-export type LimiterBackend =
-  | { readonly kind: "redis"; readonly client: Redis; readonly keyPrefix: string }
-  | { readonly kind: "memory" };
+import type { LimiterFactory } from "../store/backend.js";
 
 /** User names are at most 64 characters; a longer one cannot be valid, so it is cut to bound keys. */
 const MAX_USER_KEY = 64;
@@ -40,21 +30,12 @@ export class RateLimitedAttempts implements AttemptLimiter {
 
   constructor(
     private readonly limits: LimitsConfig,
-    backend: LimiterBackend,
+    counters: LimiterFactory,
     private readonly log: Logger,
   ) {
     const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
     const make = (name: string, points: number, durationMs: number): RateLimiterAbstract =>
-      backend.kind === "redis"
-        ? new RateLimiterRedis({
-            storeClient: backend.client,
-            keyPrefix: `${backend.keyPrefix}rl:${name}`,
-            points,
-            duration: seconds(durationMs),
-            // Answer at once while disconnected instead of waiting: the caller fails closed.
-            rejectIfRedisNotReady: true,
-          })
-        : new RateLimiterMemory({ keyPrefix: name, points, duration: seconds(durationMs) });
+      counters(name, points, seconds(durationMs));
     this.attempts = make("attempts", limits.maxFailures, limits.failureWindowMs);
     this.locks = make("lock", 1, limits.maxLockoutMs);
     this.lockouts = make("lockouts", UNBOUNDED_POINTS, limits.lockoutMemoryMs);

@@ -45,7 +45,7 @@ export class MemoryStore implements KnockStore {
     sequenceTimeoutMs,
     challenge,
   }: AdvanceRequest): AdvanceOutcome {
-    const key = `${door} ${ip}`;
+    const key = grantId(door, ip);
     const now = this.now();
     if (this.live(this.bans, ip, now) !== undefined) return "banned";
     const current = this.live(this.progress, key, now) ?? 0;
@@ -98,7 +98,7 @@ export class MemoryStore implements KnockStore {
 
   takeChallenge(token: string, door: string, ip: string): Promise<boolean> {
     const bound = this.live(this.challenges, token, this.now());
-    if (bound !== `${door} ${ip}`) return Promise.resolve(false);
+    if (bound !== grantId(door, ip)) return Promise.resolve(false);
     this.challenges.delete(token);
     return Promise.resolve(true);
   }

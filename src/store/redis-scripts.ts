@@ -121,13 +121,13 @@ redis.call('PEXPIREAT', KEYS[2], last[2])
 return 1
 `;
 
-/** KEYS[1] ban index; ARGV: now, key prefix of ban keys. Returns {ip, until, reason, ...}. */
+/** KEYS[1] ban index; ARGV: now, key namespace (ban keys are NS{ip}:b). Returns {ip, until, reason, ...}. */
 export const LIST_BANS_SCRIPT = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local rows = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 local out = {}
 for i = 1, #rows, 2 do
-  local reason = redis.call('GET', ARGV[2] .. rows[i])
+  local reason = redis.call('GET', ARGV[2] .. '{' .. rows[i] .. '}:b')
   if reason then
     out[#out + 1] = rows[i]
     out[#out + 1] = rows[i + 1]

@@ -12,6 +12,7 @@ import {
   TAKE_CHALLENGE_SCRIPT,
   TAKE_EXPIRED_SCRIPT,
 } from "./redis-scripts.js";
+import { redisKeys, type RedisKeys } from "./keys.js";
 import {
   grantId,
   type AdvanceOutcome,
@@ -85,19 +86,15 @@ export class RedisStore implements KnockStore {
   readonly kind = "redis" as const;
   private readonly redis: ScriptedRedis;
 
-  /** Key prefixes of the step hot path, built once. */
-  private readonly progressPrefix: string;
-  private readonly challengePrefix: string;
-  private readonly banPrefix: string;
+  /** Every key this store (and the limiter sharing its client) uses. */
+  readonly keys: RedisKeys;
 
   constructor(
     client: Redis,
-    private readonly prefix = "wk:",
+    prefix = "wk:",
     private readonly now: Clock = systemClock,
   ) {
-    this.progressPrefix = `${prefix}p:`;
-    this.challengePrefix = `${prefix}c:`;
-    this.banPrefix = `${prefix}b:`;
+    this.keys = redisKeys(prefix);
     client.defineCommand("wkAdvance", { numberOfKeys: 3, lua: ADVANCE_SCRIPT });
     client.defineCommand("wkBan", { numberOfKeys: 2, lua: BAN_SCRIPT });
     client.defineCommand("wkListBans", { numberOfKeys: 1, lua: LIST_BANS_SCRIPT });
@@ -133,16 +130,6 @@ export class RedisStore implements KnockStore {
     });
   }
 
-  /** The prefix of every key, so components sharing the client keep to the same namespace. */
-  get keyPrefix(): string {
-    return this.prefix;
-  }
-
-  /** The underlying client, for components (rate limiters) that share the connection. */
-  get client(): Redis {
-    return this.redis;
-  }
-
   /**
    * The knock-step hot path: one EVALSHA, chained with `.then` rather than through the
    * generic async `call()`, so a step costs no extra promises. Failures are the same:
@@ -152,15 +139,16 @@ export class RedisStore implements KnockStore {
   advance(r: AdvanceRequest): Promise<AdvanceOutcome> {
     let reply: Promise<number>;
     try {
+      const { keys } = this;
       reply = this.redis.wkAdvance(
-        this.progressPrefix + r.door + ":" + r.ip,
-        this.challengePrefix + r.challenge.token,
-        this.banPrefix + r.ip,
+        keys.progress(r.ip, r.door, r.ip),
+        keys.challenge(r.ip, r.challenge.token),
+        keys.ban(r.ip),
         r.step,
         r.length,
         r.sequenceTimeoutMs,
         r.challenge.ttlMs,
-        r.door + " " + r.ip,
+        grantId(r.door, r.ip),
       );
     } catch (error) {
       return Promise.reject(new StoreUnavailableError(error));
@@ -171,17 +159,17 @@ export class RedisStore implements KnockStore {
   async ban(ip: string, ms: number, reason: string): Promise<void> {
     const now = this.now();
     await this.call(() =>
-      this.redis.wkBan(`${this.prefix}b:${ip}`, `${this.prefix}bans`, ip, now + ms, reason, now),
+      this.redis.wkBan(this.keys.ban(ip), this.keys.banIndex, ip, now + ms, reason, now),
     );
   }
 
   async isBanned(ip: string): Promise<boolean> {
-    return (await this.call(() => this.redis.exists(`${this.prefix}b:${ip}`))) === 1;
+    return (await this.call(() => this.redis.exists(this.keys.ban(ip)))) === 1;
   }
 
   async listBans(): Promise<BanRecord[]> {
     const rows = await this.call(() =>
-      this.redis.wkListBans(`${this.prefix}bans`, this.now(), `${this.prefix}b:`),
+      this.redis.wkListBans(this.keys.banIndex, this.now(), this.keys.prefix),
     );
     const bans: BanRecord[] = [];
     for (let i = 0; i + 2 < rows.length; i += 3) {
@@ -192,23 +180,21 @@ export class RedisStore implements KnockStore {
 
   async unban(ip: string): Promise<boolean> {
     const removed = await this.call(() =>
-      this.redis.wkUnban(`${this.prefix}b:${ip}`, `${this.prefix}bans`, ip),
+      this.redis.wkUnban(this.keys.ban(ip), this.keys.banIndex, ip),
     );
     return removed === 1;
   }
 
   async takeChallenge(token: string, door: string, ip: string): Promise<boolean> {
     const taken = await this.call(() =>
-      this.redis.wkTakeChallenge(`${this.prefix}c:${token}`, `${door} ${ip}`),
+      this.redis.wkTakeChallenge(this.keys.challenge(ip, token), grantId(door, ip)),
     );
     return taken === 1;
   }
 
   async claimTotpStep(user: string, timeStep: number, ttlMs: number): Promise<boolean> {
     return (
-      (await this.call(() =>
-        this.redis.wkClaimTotp(`${this.prefix}t:${user}`, timeStep, ttlMs),
-      )) === 1
+      (await this.call(() => this.redis.wkClaimTotp(this.keys.totp(user), timeStep, ttlMs))) === 1
     );
   }
 
@@ -257,7 +243,7 @@ export class RedisStore implements KnockStore {
   }
 
   private grantKeys(): [string, string] {
-    return [`${this.prefix}g`, `${this.prefix}gx`];
+    return [this.keys.grants, this.keys.grantExpiry];
   }
 
   /** Any client or server failure becomes StoreUnavailableError, so the caller fails closed. */

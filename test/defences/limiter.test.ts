@@ -3,9 +3,11 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import type { LimitsConfig } from "../../src/config/types.js";
-import { RateLimitedAttempts, type LimiterBackend } from "../../src/defences/limiter.js";
+import { RateLimitedAttempts } from "../../src/defences/limiter.js";
 import { StoreUnavailableError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
+import { memoryLimiters, redisLimiters, type LimiterFactory } from "../../src/store/backend.js";
+import { redisKeys } from "../../src/store/keys.js";
 import { createRedisClient } from "../../src/store/redis.js";
 import { startTestGateway, testConfig } from "../support/gateway.js";
 import { captureLog, knocker, listen, sleep, wrongCode } from "./support.js";
@@ -28,9 +30,9 @@ afterAll(async () => {
   await redis.quit();
 });
 
-const backends: [string, () => LimiterBackend][] = [
-  ["memory", () => ({ kind: "memory" })],
-  ["redis", () => ({ kind: "redis", client: redis, keyPrefix: `test:${randomUUID()}:` })],
+const backends: [string, () => LimiterFactory][] = [
+  ["memory", () => memoryLimiters],
+  ["redis", () => redisLimiters(redis, redisKeys(`test:${randomUUID()}:`))],
 ];
 
 /** One failed attempt as the engine makes it: check, then fail if allowed. */
@@ -105,11 +107,7 @@ describe.each(backends)("brute-force limiter on %s", (_name, backend) => {
 
 describe("brute-force limiter across gateways and outages", () => {
   it("shares one count between two limiters on the same Redis", async () => {
-    const backend: LimiterBackend = {
-      kind: "redis",
-      client: redis,
-      keyPrefix: `test:${randomUUID()}:`,
-    };
+    const backend = redisLimiters(redis, redisKeys(`test:${randomUUID()}:`));
     const one = new RateLimitedAttempts(LIMITS, backend, silentLogger());
     const two = new RateLimitedAttempts(LIMITS, backend, silentLogger());
     await failOnce(one, "erin", "203.0.113.1");
@@ -123,7 +121,7 @@ describe("brute-force limiter across gateways and outages", () => {
     dead.on("error", () => undefined);
     const limiter = new RateLimitedAttempts(
       LIMITS,
-      { kind: "redis", client: dead, keyPrefix: "test:" },
+      redisLimiters(dead, redisKeys("test:")),
       silentLogger(),
     );
     await expect(limiter.check("alice", "203.0.113.1")).rejects.toBeInstanceOf(

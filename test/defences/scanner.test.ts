@@ -2,6 +2,7 @@ import { afterEach, describe, expect, inject, it } from "vitest";
 import { ScannerDetector } from "../../src/defences/scanner.js";
 import { createGateway } from "../../src/gateway.js";
 import { silentLogger } from "../../src/log.js";
+import { redisBackend } from "../../src/store/backend.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { createRedisClient, RedisStore } from "../../src/store/redis.js";
 import type { KnockStore } from "../../src/store/types.js";
@@ -111,12 +112,15 @@ describe("scanner bans through the gateway (real Redis)", () => {
 
     // A second gateway on the same Redis prefix honours the ban without having seen the scan.
     if (!(t.store instanceof RedisStore)) throw new Error("expected the test gateway on Redis");
-    const secondStore = new RedisStore(createRedisClient(inject("redisUrl")), t.store.keyPrefix);
-    await secondStore.connect();
+    const secondBackend = redisBackend(createRedisClient(inject("redisUrl")), t.store.keys.prefix, {
+      log: silentLogger(),
+      now: Date.now,
+    });
+    await secondBackend.connect();
     const second = createGateway(config, {
       log: silentLogger(),
       now: Date.now,
-      store: secondStore,
+      backend: secondBackend,
       firewall: new RecordingFirewall(),
     });
     const secondServer = await listen(second.handler);

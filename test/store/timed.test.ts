@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { timedStore } from "../../src/admin/timed-store.js";
+import { timedStore } from "../../src/store/timed.js";
 import { StoreUnavailableError } from "../../src/errors.js";
 import { MemoryStore } from "../../src/store/memory.js";
 
