@@ -41,7 +41,7 @@ export class RateLimitedAttempts implements AttemptLimiter {
     this.lockouts = make("lockouts", UNBOUNDED_POINTS, limits.lockoutMemoryMs);
   }
 
-  async check(user: string, ip: string): Promise<boolean> {
+  async check(user: string | undefined, ip: string): Promise<boolean> {
     const keys = keysOf(user, ip);
     const locked = await Promise.all(keys.map((key) => guard(this.locks.get(key))));
     if (locked.some((res) => res !== null && res.consumedPoints >= 1)) return false;
@@ -50,7 +50,7 @@ export class RateLimitedAttempts implements AttemptLimiter {
     return reserved.every((res) => res.consumedPoints <= this.limits.maxFailures);
   }
 
-  async fail(user: string, ip: string): Promise<void> {
+  async fail(user: string | undefined, ip: string): Promise<void> {
     for (const key of keysOf(user, ip)) {
       const res = await guard(this.attempts.get(key));
       if (res !== null && res.consumedPoints >= this.limits.maxFailures)
@@ -59,17 +59,17 @@ export class RateLimitedAttempts implements AttemptLimiter {
   }
 
   async succeed(user: string, ip: string): Promise<void> {
-    const [userKey, ipKey] = keysOf(user, ip);
+    const userKey = userKeyOf(user);
     await Promise.all([
       guard(this.attempts.delete(userKey)),
       guard(this.lockouts.delete(userKey)),
       // The IP keeps its other failures; only this attempt's reservation is given back.
-      guard(this.attempts.reward(ipKey, 1)),
+      guard(this.attempts.reward(ipKeyOf(ip), 1)),
     ]);
   }
 
   /** Starts a lockout for `key` unless a concurrent failure already did. */
-  private async lockOut(key: string, user: string, ip: string): Promise<void> {
+  private async lockOut(key: string, user: string | undefined, ip: string): Promise<void> {
     const marker = await guard(this.locks.consume(key));
     if (marker.consumedPoints !== 1) return;
     const count = (await guard(this.lockouts.penalty(key, 1))).consumedPoints;
@@ -86,7 +86,7 @@ export class RateLimitedAttempts implements AttemptLimiter {
         event: "ban",
         reason: "brute-force",
         ...subject,
-        user: user.slice(0, MAX_USER_KEY),
+        user: user?.slice(0, MAX_USER_KEY),
         ip,
         lockout: count,
         durationMs: ms,
@@ -96,9 +96,13 @@ export class RateLimitedAttempts implements AttemptLimiter {
   }
 }
 
-function keysOf(user: string, ip: string): [string, string] {
-  return [`u:${user.slice(0, MAX_USER_KEY)}`, `i:${ip}`];
+/** The counters an attempt touches: the IP's always, the user's only when it is accountable. */
+function keysOf(user: string | undefined, ip: string): string[] {
+  return user === undefined ? [ipKeyOf(ip)] : [userKeyOf(user), ipKeyOf(ip)];
 }
+
+const userKeyOf = (user: string) => `u:${user.slice(0, MAX_USER_KEY)}`;
+const ipKeyOf = (ip: string) => `i:${ip}`;
 
 /**
  * rate-limiter-flexible rejects with a RateLimiterRes when points run out (an answer,

@@ -36,7 +36,11 @@ const backends: [string, () => LimiterFactory][] = [
 ];
 
 /** One failed attempt as the engine makes it: check, then fail if allowed. */
-async function failOnce(limiter: RateLimitedAttempts, user: string, ip: string): Promise<boolean> {
+async function failOnce(
+  limiter: RateLimitedAttempts,
+  user: string | undefined,
+  ip: string,
+): Promise<boolean> {
   const allowed = await limiter.check(user, ip);
   if (allowed) await limiter.fail(user, ip);
   return allowed;
@@ -57,6 +61,14 @@ describe.each(backends)("brute-force limiter on %s", (_name, backend) => {
       expect(await failOnce(limiter, user, "203.0.113.9")).toBe(true);
     expect(await limiter.check("alice", "203.0.113.9")).toBe(false);
     expect(await limiter.check("alice", "203.0.113.10")).toBe(true);
+  });
+
+  it("counts an attempt with no accountable user against the IP only", async () => {
+    const limiter = new RateLimitedAttempts(LIMITS, backend(), silentLogger());
+    for (let i = 0; i < 3; i++) await failOnce(limiter, undefined, `203.0.113.${40 + i}`);
+    for (let i = 0; i < 3; i++) await failOnce(limiter, undefined, "203.0.113.49");
+    expect(await limiter.check("alice", "198.51.100.1")).toBe(true);
+    expect(await limiter.check(undefined, "203.0.113.49")).toBe(false);
   });
 
   it("forgets the user's failures after a success", async () => {
