@@ -60,6 +60,7 @@ interface AdvanceClient {
     progressKey: string,
     challengeKey: string,
     banKey: string,
+    bannedStepsKey: string,
     ...argv: (string | number)[]
   ): Promise<number>;
 }
@@ -71,7 +72,7 @@ interface AdvanceClient {
  */
 function rawRedis(url: string, answer: "decoy" | "minimal"): RequestListener {
   const client = createRedisClient(url);
-  client.defineCommand("wkAdvance", { numberOfKeys: 3, lua: ADVANCE_SCRIPT });
+  client.defineCommand("wkAdvance", { numberOfKeys: 4, lua: ADVANCE_SCRIPT });
   const redis = client as unknown as AdvanceClient;
   const decoy = createDecoy();
   const headers = answer === "decoy" ? decoy.headers : RAW_HEADERS;
@@ -83,11 +84,14 @@ function rawRedis(url: string, answer: "decoy" | "minimal"): RequestListener {
         `wkraw:p:bench:${ip}`,
         "wkraw:c:",
         `wkraw:b:${ip}`,
+        `wkraw:bs:${ip}`,
         0,
         3,
         30_000,
         60_000,
         `bench ${ip}`,
+        60_000,
+        6,
       )
       .then(
         () => {

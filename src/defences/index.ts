@@ -7,7 +7,7 @@ import type { Logger } from "../log.js";
 import type { LimiterFactory } from "../store/backend.js";
 import type { KnockStore } from "../store/types.js";
 import { RateLimitedAttempts } from "./limiter.js";
-import { ScannerDetector } from "./scanner.js";
+import { isDrivenByAnotherPage, ScannerDetector } from "./scanner.js";
 
 /** Scanner bans failing to reach the store are logged at most this often. */
 const BAN_ERROR_LOG_INTERVAL_MS = 10_000;
@@ -16,7 +16,10 @@ const BAN_ERROR_LOG_INTERVAL_MS = 10_000;
 export interface Defences {
   readonly limiter: AttemptLimiter;
   readonly scanner: ScannerDetector;
-  /** Called by the edge for every request to a path that is not a step; no I/O. */
+  /**
+   * Called by the edge for every request to a path that is not a step; no I/O. Requests
+   * a browser made on another page's behalf are not counted (see isDrivenByAnotherPage).
+   */
   readonly onUnknownPath: (req: IncomingMessage, path: string) => void;
 }
 
@@ -59,6 +62,7 @@ export function createDefences(
     limiter,
     scanner,
     onUnknownPath: (req, path) => {
+      if (isDrivenByAnotherPage(req.headers)) return;
       const ip = clientIp(req);
       if (ip !== undefined) scanner.note(ip, path);
     },

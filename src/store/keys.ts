@@ -18,6 +18,8 @@ export interface RedisKeys {
   challenge(subject: string, token: string): string;
   /** A banned subject's marker; its TTL is the ban. */
   ban(subject: string): string;
+  /** Steps a banned subject took in the current budget window. */
+  bannedSteps(subject: string): string;
   /** Sorted set subject -> ban expiry (epoch ms), for counting and paging bans. */
   readonly banIndex: string;
   /** Hash subject -> ban reason, beside the index. */
@@ -40,6 +42,7 @@ export function redisKeys(prefix: string): RedisKeys {
     progress: (subject: string, door: string, ip: string) => `${client(subject)}p:${door}:${ip}`,
     challenge: (subject: string, token: string) => `${client(subject)}c:${token}`,
     ban: (subject: string) => `${client(subject)}b`,
+    bannedSteps: (subject: string) => `${client(subject)}bs`,
     banIndex: `${prefix}{bans}:index`,
     banReasons: `${prefix}{bans}:reasons`,
     totp: (user: string) => `${prefix}t:${user}`,

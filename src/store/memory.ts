@@ -1,5 +1,7 @@
 import { systemClock, type Clock } from "../clock.js";
 import {
+  BANNED_STEP_WINDOW_MS,
+  BANNED_WALKS_PER_WINDOW,
   grantId,
   type AdvanceOutcome,
   type AdvanceRequest,
@@ -28,6 +30,7 @@ export class MemoryStore implements KnockStore {
   private readonly totpSteps = new Map<string, Expiring<number>>();
   private readonly grants = new Map<string, GrantRecord>();
   private readonly bans = new Map<string, Expiring<string>>();
+  private readonly bannedSteps = new Map<string, Expiring<number>>();
   private writes = 0;
 
   constructor(private readonly now: Clock = systemClock) {}
@@ -47,7 +50,8 @@ export class MemoryStore implements KnockStore {
   }: AdvanceRequest): AdvanceOutcome {
     const key = grantId(door, ip);
     const now = this.now();
-    if (this.live(this.bans, ip, now) !== undefined) return "banned";
+    if (this.live(this.bans, ip, now) !== undefined && this.overBudget(ip, length, now))
+      return "banned";
     const current = this.live(this.progress, key, now) ?? 0;
     const issueChallenge = (): AdvanceOutcome => {
       this.write(this.challenges, challenge.token, key, now + challenge.ttlMs);
@@ -67,6 +71,16 @@ export class MemoryStore implements KnockStore {
     if (step === 0) this.write(this.progress, key, 1, now + sequenceTimeoutMs);
     else this.progress.delete(key);
     return "reset";
+  }
+
+  /** Counts a banned subject's step; true when it is over its budget for the window. */
+  private overBudget(subject: string, length: number, now: number): boolean {
+    const entry = this.bannedSteps.get(subject);
+    if (entry === undefined || entry.expiresAt <= now) {
+      this.write(this.bannedSteps, subject, 1, now + BANNED_STEP_WINDOW_MS);
+      return 1 > BANNED_WALKS_PER_WINDOW * length;
+    }
+    return ++entry.value > BANNED_WALKS_PER_WINDOW * length;
   }
 
   ban(ip: string, ms: number, reason: string): Promise<void> {
@@ -154,7 +168,8 @@ export class MemoryStore implements KnockStore {
       this.challenges.size +
       this.totpSteps.size +
       this.grants.size +
-      this.bans.size
+      this.bans.size +
+      this.bannedSteps.size
     );
   }
 
@@ -172,10 +187,13 @@ export class MemoryStore implements KnockStore {
   }
 
   private purge(now: number): void {
-    for (const map of [this.progress, this.challenges, this.totpSteps, this.bans] as Map<
-      string,
-      Expiring<unknown>
-    >[]) {
+    for (const map of [
+      this.progress,
+      this.challenges,
+      this.totpSteps,
+      this.bans,
+      this.bannedSteps,
+    ] as Map<string, Expiring<unknown>>[]) {
       for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key);
     }
   }

@@ -4,14 +4,21 @@
  */
 
 /**
- * KEYS[1] progress key, KEYS[2] challenge key, KEYS[3] the IP's ban key.
- * ARGV: step, length, sequenceTimeoutMs, challengeTtlMs, binding ("door ip").
+ * KEYS[1] progress key, KEYS[2] challenge key, KEYS[3] the client's ban key, KEYS[4] its
+ * banned-step budget counter. ARGV: step, length, sequenceTimeoutMs, challengeTtlMs,
+ * binding ("door ip"), budget window ms, budget steps.
  * Returns 0 progress, 1 repeat, 2 reset, 3 challenge, 4 banned. Mirrors MemoryStore.advanceNow.
  * The ban check lives here so a knock step stays one round trip.
  */
 export const ADVANCE_SCRIPT = `
 if redis.call('EXISTS', KEYS[3]) == 1 then
-  return 4
+  local used = redis.call('INCR', KEYS[4])
+  if used == 1 then
+    redis.call('PEXPIRE', KEYS[4], ARGV[6])
+  end
+  if used > tonumber(ARGV[7]) then
+    return 4
+  end
 end
 local step = tonumber(ARGV[1])
 local len = tonumber(ARGV[2])

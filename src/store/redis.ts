@@ -14,6 +14,8 @@ import {
 } from "./redis-scripts.js";
 import { redisKeys, type RedisKeys } from "./keys.js";
 import {
+  BANNED_STEP_WINDOW_MS,
+  BANNED_WALKS_PER_WINDOW,
   grantId,
   type AdvanceOutcome,
   type AdvanceRequest,
@@ -45,6 +47,7 @@ interface ScriptedRedis extends Redis {
     progressKey: string,
     challengeKey: string,
     banKey: string,
+    bannedStepsKey: string,
     ...argv: (string | number)[]
   ): Promise<number>;
   wkBan(banKey: string, index: string, ...argv: (string | number)[]): Promise<number>;
@@ -95,7 +98,7 @@ export class RedisStore implements KnockStore {
     private readonly now: Clock = systemClock,
   ) {
     this.keys = redisKeys(prefix);
-    client.defineCommand("wkAdvance", { numberOfKeys: 3, lua: ADVANCE_SCRIPT });
+    client.defineCommand("wkAdvance", { numberOfKeys: 4, lua: ADVANCE_SCRIPT });
     client.defineCommand("wkBan", { numberOfKeys: 2, lua: BAN_SCRIPT });
     client.defineCommand("wkListBans", { numberOfKeys: 1, lua: LIST_BANS_SCRIPT });
     client.defineCommand("wkUnban", { numberOfKeys: 2, lua: UNBAN_SCRIPT });
@@ -144,11 +147,14 @@ export class RedisStore implements KnockStore {
         keys.progress(r.ip, r.door, r.ip),
         keys.challenge(r.ip, r.challenge.token),
         keys.ban(r.ip),
+        keys.bannedSteps(r.ip),
         r.step,
         r.length,
         r.sequenceTimeoutMs,
         r.challenge.ttlMs,
         grantId(r.door, r.ip),
+        BANNED_STEP_WINDOW_MS,
+        BANNED_WALKS_PER_WINDOW * r.length,
       );
     } catch (error) {
       return Promise.reject(new StoreUnavailableError(error));

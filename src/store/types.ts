@@ -10,7 +10,7 @@ export type AdvanceOutcome =
   | "reset"
   /** The sequence is complete: the challenge token given was stored and may be issued. */
   | "challenge"
-  /** The client IP is banned (a scanner): nothing was read or changed but the ban. */
+  /** The client is banned and has used up its step budget: nothing changed but the budget. */
   | "banned";
 
 /** One knock step, as the engine hands it to the store. */
@@ -47,6 +47,16 @@ export interface BanRecord {
   readonly reason: string;
 }
 
+/**
+ * A ban does not silence a subject's knocks outright (a person behind a banned address
+ * must still get in with the right sequence and code); it puts them on a budget: at most
+ * this many step requests per door length per BANNED_STEP_WINDOW_MS, i.e. two full walks
+ * of the sequence a minute. Steps beyond it are ignored ("banned").
+ */
+export const BANNED_WALKS_PER_WINDOW = 2;
+/** The window of a banned subject's step budget. */
+export const BANNED_STEP_WINDOW_MS = 60_000;
+
 /** The identity of a grant: at most one live grant exists per door and client IP. */
 export const grantId = (door: string, ip: string): string => `${door} ${ip}`;
 
@@ -61,7 +71,9 @@ export interface KnockStore {
 
   /**
    * Applies one knock step to the client's progress on a door; one round trip, which
-   * also checks the client's ban: a banned IP gets "banned" and its progress is untouched.
+   * also checks the client's ban: a banned client's steps count against its budget
+   * (BANNED_WALKS_PER_WINDOW walks of the sequence per BANNED_STEP_WINDOW_MS); beyond
+   * it the answer is "banned" and its progress is untouched.
    */
   advance(request: AdvanceRequest): Promise<AdvanceOutcome>;
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { ScannerDetector } from "../../src/defences/scanner.js";
+import { isDrivenByAnotherPage, ScannerDetector } from "../../src/defences/scanner.js";
 import { createGateway } from "../../src/gateway.js";
 import { silentLogger } from "../../src/log.js";
 import { redisBackend } from "../../src/store/backend.js";
@@ -12,7 +12,7 @@ import {
   testConfig,
   type TestGateway,
 } from "../support/gateway.js";
-import { captureLog, knocker, listen, type Listening } from "./support.js";
+import { captureLog, knocker, listen, send, sleep, type Listening } from "./support.js";
 
 function detector(overrides: Partial<ConstructorParameters<typeof ScannerDetector>[0]> = {}) {
   let time = 1_000_000;
@@ -56,6 +56,20 @@ describe("scanner detector (in process)", () => {
     for (let i = 0; i < 10_000; i++)
       scanner.note(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, `/x/${i}`);
     expect(scanner.size).toBe(64);
+  });
+
+  it("tells requests another page caused from the visitor's own (Fetch Metadata)", () => {
+    const cases: [Record<string, string>, boolean][] = [
+      [{}, false],
+      [{ "sec-fetch-site": "none", "sec-fetch-mode": "navigate" }, false],
+      [{ "sec-fetch-site": "same-origin", "sec-fetch-mode": "navigate" }, false],
+      [{ "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors" }, true],
+      [{ "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate" }, true],
+      [{ "sec-fetch-site": "same-site", "sec-fetch-mode": "no-cors" }, true],
+      [{ "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors" }, true],
+      [{ "sec-fetch-mode": "no-cors" }, true],
+    ];
+    for (const [headers, driven] of cases) expect(isDrivenByAnotherPage(headers)).toBe(driven);
   });
 
   it("costs well under a microsecond per request", () => {
@@ -102,12 +116,16 @@ describe("scanner bans through the gateway (real Redis)", () => {
     return { t, server, capture, config };
   }
 
-  it("ignores a scanner's knocks, on this and on every gateway sharing the store", async () => {
+  it("puts a scanner's knocks on a budget, on this and on every gateway sharing the store", async () => {
     const { t, server, capture, config } = await scanningSetup();
     const scanner = knocker(() => server.port, "203.0.113.66");
     for (let i = 0; i < 12; i++) expect((await scanner.get(`/admin/${i}.php`)).status).toBe(404);
     await expect.poll(() => t.store.isBanned("203.0.113.66")).toBe(true);
-    expect(await scanner.walk()).toBeUndefined(); // the whole sequence, answered by decoys
+    // Two walks of the sequence a minute still work (a person behind the address gets in)...
+    expect(await scanner.walk()).toBeDefined();
+    expect(await scanner.walk()).toBeDefined();
+    // ...then its steps are ignored: the whole sequence is answered by decoys.
+    expect(await scanner.walk()).toBeUndefined();
     expect(await knocker(() => server.port, "203.0.113.67").walk()).toBeDefined();
 
     // A second gateway on the same Redis prefix honours the ban without having seen the scan.
@@ -139,6 +157,44 @@ describe("scanner bans through the gateway (real Redis)", () => {
     ]);
     expect(await t.store.unban("203.0.113.66")).toBe(true);
     expect(await scanner.walk()).toBeDefined();
+  });
+
+  it("lets a banned client with the right sequence and code in", async () => {
+    const { t, server } = await scanningSetup();
+    const person = knocker(() => server.port, "203.0.113.70");
+    for (let i = 0; i < 12; i++) await person.get(`/admin/${i}.php`);
+    await expect.poll(() => t.store.isBanned("203.0.113.70")).toBe(true);
+    const reply = await person.redeem((await person.walk()) ?? "");
+    expect(reply.status).toBe(200);
+    expect(t.firewall.opened.map((rule) => rule.ip)).toContain("203.0.113.70");
+  });
+
+  it("never bans a visitor for what another page made their browser fetch", async () => {
+    const { t, server } = await scanningSetup();
+    const visitor = "203.0.113.71";
+    const fetchAs = (path: string, headers: Record<string, string>) =>
+      send(server.port, "GET", path, { "X-Forwarded-For": visitor, ...headers });
+    // A page with 25 <img src="https://gateway/cdn/cat-N.jpg">, an iframe per path, and
+    // fetch() calls from a same-site page: none of it counts.
+    for (let i = 0; i < 25; i++) {
+      await fetchAs(`/cdn/cat-${i}.jpg`, {
+        "Sec-Fetch-Site": "cross-site",
+        "Sec-Fetch-Mode": "no-cors",
+        "Sec-Fetch-Dest": "image",
+      });
+      await fetchAs(`/frame/${i}`, {
+        "Sec-Fetch-Site": "cross-site",
+        "Sec-Fetch-Mode": "navigate",
+        "Sec-Fetch-Dest": "iframe",
+      });
+      await fetchAs(`/api/${i}`, { "Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "cors" });
+    }
+    await sleep(100); // a ban would be written fire-and-forget; give it the time to land
+    expect(await t.store.isBanned(visitor)).toBe(false);
+    // The visitor's own navigations (typed URLs) and header-less clients still count.
+    for (let i = 0; i < 12; i++)
+      await fetchAs(`/typed/${i}`, { "Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate" });
+    await expect.poll(() => t.store.isBanned(visitor)).toBe(true);
   });
 
   it("adds no store call to the decoy path: a flood of unknown paths costs one ban write", async () => {

@@ -16,12 +16,29 @@ const step = (index: number, ip: string): AdvanceRequest => ({
  * describeStoreContract so every store runs it. `harness` is read per test.
  */
 export function describeBanContract(harness: () => StoreHarness): void {
-  it("ignores a banned IP's knocks without touching its progress, and only that IP's", async () => {
+  it("gives a banned IP two walks of the sequence per window, then ignores its steps", async () => {
+    const { store } = harness();
+    await store.ban("203.0.113.55", 5000, "scanner");
+    // The door has 2 steps: a budget of 4 steps, enough for two walks.
+    expect(await store.advance(step(0, "203.0.113.55"))).toBe("progress");
+    expect(await store.advance(step(1, "203.0.113.55"))).toBe("challenge");
+    expect(await store.advance(step(0, "203.0.113.55"))).toBe("reset");
+    expect(await store.advance(step(1, "203.0.113.55"))).toBe("challenge");
+    expect(await store.advance(step(0, "203.0.113.55"))).toBe("banned");
+    expect(await store.advance(step(1, "203.0.113.55"))).toBe("banned");
+    // Unbanned: no budget.
+    await store.unban("203.0.113.55");
+    for (let i = 0; i < 6; i++)
+      expect(await store.advance(step(i % 2, "203.0.113.55"))).not.toBe("banned");
+  });
+
+  it("ignores a banned IP's knocks past its budget without touching its progress", async () => {
     const { store } = harness();
     expect(await store.advance(step(0, "203.0.113.50"))).toBe("progress");
     await store.ban("203.0.113.50", 5000, "scanner");
     expect(await store.isBanned("203.0.113.50")).toBe(true);
     expect(await store.isBanned("203.0.113.51")).toBe(false);
+    for (let i = 0; i < 4; i++) await store.advance(step(0, "203.0.113.50"));
     expect(await store.advance(step(1, "203.0.113.50"))).toBe("banned");
     expect(await store.advance(step(0, "203.0.113.51"))).toBe("progress");
     expect(await store.unban("203.0.113.50")).toBe(true);
