@@ -58,7 +58,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   const { log, now } = deps;
   const backend =
     deps.backend ??
-    (deps.store ? memoryBackend(deps.store) : createStoreBackend(config.store, { now, log }));
+    (deps.store ? memoryBackend(deps.store) : createStoreBackend(config, { now, log }));
   const rawStore = backend.store;
   // Metrics exist only with the admin API that serves them; otherwise nothing is wrapped.
   const metrics = config.admin ? createMetrics(rawStore, now) : undefined;

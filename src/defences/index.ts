@@ -4,6 +4,7 @@ import type { GatewayConfig } from "../config/types.js";
 import type { ClientIpResolver } from "../http/client-ip.js";
 import type { AttemptLimiter } from "../knock/engine.js";
 import type { Logger } from "../log.js";
+import { subjectOf } from "../net/prefix.js";
 import type { LimiterFactory } from "../store/backend.js";
 import type { KnockStore } from "../store/types.js";
 import { RateLimitedAttempts } from "./limiter.js";
@@ -46,7 +47,13 @@ export function createDefences(
     now,
     onScanner: (ip) => {
       log.warn(
-        { event: "ban", reason: "scanner", kind: "ip", ip, durationMs: tuning.banMs },
+        {
+          event: "ban",
+          reason: "scanner",
+          kind: ip.includes("/") ? "prefix" : "ip",
+          ip,
+          durationMs: tuning.banMs,
+        },
         `ignoring knocks from a scanner for ${Math.round(tuning.banMs / 1000)} s`,
       );
       store.ban(ip, tuning.banMs, "scanner").catch((error: unknown) => {
@@ -64,7 +71,8 @@ export function createDefences(
     onUnknownPath: (req, path) => {
       if (isDrivenByAnotherPage(req.headers)) return;
       const ip = clientIp(req);
-      if (ip !== undefined) scanner.note(ip, path);
+      // Counted per client prefix: 100 addresses of one IPv6 /64 are one scanner.
+      if (ip !== undefined) scanner.note(subjectOf(ip, config.limits), path);
     },
   };
 }

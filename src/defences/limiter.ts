@@ -3,6 +3,7 @@ import type { LimitsConfig } from "../config/types.js";
 import { StoreUnavailableError } from "../errors.js";
 import type { AttemptLimiter } from "../knock/engine.js";
 import type { Logger } from "../log.js";
+import { subjectOf } from "../net/prefix.js";
 import type { LimiterFactory } from "../store/backend.js";
 
 /** User names are at most 64 characters; a longer one cannot be valid, so it is cut to bound keys. */
@@ -42,7 +43,7 @@ export class RateLimitedAttempts implements AttemptLimiter {
   }
 
   async check(user: string | undefined, ip: string): Promise<boolean> {
-    const keys = keysOf(user, ip);
+    const keys = this.keysOf(user, ip);
     const locked = await Promise.all(keys.map((key) => guard(this.locks.get(key))));
     if (locked.some((res) => res !== null && res.consumedPoints >= 1)) return false;
     const reserved = await Promise.all(keys.map((key) => guard(this.attempts.consume(key))));
@@ -51,7 +52,7 @@ export class RateLimitedAttempts implements AttemptLimiter {
   }
 
   async fail(user: string | undefined, ip: string): Promise<void> {
-    for (const key of keysOf(user, ip)) {
+    for (const key of this.keysOf(user, ip)) {
       const res = await guard(this.attempts.get(key));
       if (res !== null && res.consumedPoints >= this.limits.maxFailures)
         await this.lockOut(key, user, ip);
@@ -64,8 +65,18 @@ export class RateLimitedAttempts implements AttemptLimiter {
       guard(this.attempts.delete(userKey)),
       guard(this.lockouts.delete(userKey)),
       // The IP keeps its other failures; only this attempt's reservation is given back.
-      guard(this.attempts.reward(ipKeyOf(ip), 1)),
+      guard(this.attempts.reward(this.ipKeyOf(ip), 1)),
     ]);
+  }
+
+  /** The counters an attempt touches: the client's always, the user's only when accountable. */
+  private keysOf(user: string | undefined, ip: string): string[] {
+    return user === undefined ? [this.ipKeyOf(ip)] : [userKeyOf(user), this.ipKeyOf(ip)];
+  }
+
+  /** IPs are counted per client prefix (limits.ipv4Prefix/ipv6Prefix): rotating within it gains nothing. */
+  private ipKeyOf(ip: string): string {
+    return `i:${subjectOf(ip, this.limits)}`;
   }
 
   /** Starts a lockout for `key` unless a concurrent failure already did. */
@@ -96,13 +107,7 @@ export class RateLimitedAttempts implements AttemptLimiter {
   }
 }
 
-/** The counters an attempt touches: the IP's always, the user's only when it is accountable. */
-function keysOf(user: string | undefined, ip: string): string[] {
-  return user === undefined ? [ipKeyOf(ip)] : [userKeyOf(user), ipKeyOf(ip)];
-}
-
 const userKeyOf = (user: string) => `u:${user.slice(0, MAX_USER_KEY)}`;
-const ipKeyOf = (ip: string) => `i:${ip}`;
 
 /**
  * rate-limiter-flexible rejects with a RateLimiterRes when points run out (an answer,

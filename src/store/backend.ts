@@ -7,6 +7,7 @@ import {
 import type { Clock } from "../clock.js";
 import type { GatewayConfig } from "../config/types.js";
 import type { Logger } from "../log.js";
+import type { PrefixLengths } from "../net/prefix.js";
 import type { RedisKeys } from "./keys.js";
 import { MemoryStore } from "./memory.js";
 import { watchRedisErrors } from "./redis-errors.js";
@@ -43,6 +44,8 @@ export interface StoreBackend {
 
 /** What building a backend needs from outside. */
 export interface StoreBackendDeps {
+  /** Which addresses count as one client for bans; IPv4 /32 and IPv6 /64 by default. */
+  readonly lengths?: PrefixLengths;
   /** The clock the store reads expiries from. */
   readonly now: Clock;
   /** Where backend failures (Redis errors) are logged, rate-limited. */
@@ -66,13 +69,18 @@ export function redisLimiters(client: Redis, keys: RedisKeys): LimiterFactory {
     });
 }
 
-/** The backend `store` describes: Redis when `store.redis` is set, else in this process. */
+/**
+ * The backend `store` describes: Redis when `store.redis` is set, else in this process;
+ * clients are grouped by the prefix lengths in `limits`.
+ */
 export function createStoreBackend(
-  config: GatewayConfig["store"],
+  config: Pick<GatewayConfig, "store" | "limits">,
   deps: StoreBackendDeps,
 ): StoreBackend {
-  if (config.redis === undefined) return memoryBackend(new MemoryStore(deps.now));
-  return redisBackend(createRedisClient(config.redis), config.keyPrefix, deps);
+  const { store, limits } = config;
+  const lengths = { ipv4Prefix: limits.ipv4Prefix, ipv6Prefix: limits.ipv6Prefix };
+  if (store.redis === undefined) return memoryBackend(new MemoryStore(deps.now, lengths));
+  return redisBackend(createRedisClient(store.redis), store.keyPrefix, { ...deps, lengths });
 }
 
 /** Any store with counters in this process (a single gateway, tests with a custom store). */
@@ -94,7 +102,7 @@ export function redisBackend(
   keyPrefix: string,
   deps: StoreBackendDeps,
 ): StoreBackend {
-  const store = new RedisStore(client, keyPrefix, deps.now);
+  const store = new RedisStore(client, keyPrefix, deps.now, deps.lengths);
   const unwatch = watchRedisErrors(client, deps.log, deps.now);
   return {
     store,

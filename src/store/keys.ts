@@ -14,8 +14,8 @@ export interface RedisKeys {
   readonly prefix: string;
   /** A client's progress through a door's sequence. */
   progress(subject: string, door: string, ip: string): string;
-  /** A live challenge, by token, holding the door and IP it is bound to. */
-  challenge(subject: string, token: string): string;
+  /** The live challenge token of a client on a door (one per door and IP). */
+  challenge(subject: string, door: string, ip: string): string;
   /** A banned subject's marker; its TTL is the ban. */
   ban(subject: string): string;
   /** Steps a banned subject took in the current budget window. */
@@ -40,7 +40,7 @@ export function redisKeys(prefix: string): RedisKeys {
   return Object.freeze({
     prefix,
     progress: (subject: string, door: string, ip: string) => `${client(subject)}p:${door}:${ip}`,
-    challenge: (subject: string, token: string) => `${client(subject)}c:${token}`,
+    challenge: (subject: string, door: string, ip: string) => `${client(subject)}c:${door}:${ip}`,
     ban: (subject: string) => `${client(subject)}b`,
     bannedSteps: (subject: string) => `${client(subject)}bs`,
     banIndex: `${prefix}{bans}:index`,

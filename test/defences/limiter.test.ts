@@ -18,6 +18,8 @@ const LIMITS: LimitsConfig = {
   lockoutMs: 1000,
   maxLockoutMs: 2000,
   lockoutMemoryMs: 60_000,
+  ipv4Prefix: 32,
+  ipv6Prefix: 64,
   scanner: { distinctPaths: 20, windowMs: 10_000, banMs: 60_000, trackedIps: 100 },
 };
 
@@ -69,6 +71,13 @@ describe.each(backends)("brute-force limiter on %s", (_name, backend) => {
     for (let i = 0; i < 3; i++) await failOnce(limiter, undefined, "203.0.113.49");
     expect(await limiter.check("alice", "198.51.100.1")).toBe(true);
     expect(await limiter.check(undefined, "203.0.113.49")).toBe(false);
+  });
+
+  it("counts an IPv6 /64 as one client, so rotating addresses in it gains nothing", async () => {
+    const limiter = new RateLimitedAttempts(LIMITS, backend(), silentLogger());
+    for (let i = 1; i <= 3; i++) await failOnce(limiter, undefined, `2001:db8:9:9::${i}`);
+    expect(await limiter.check(undefined, "2001:db8:9:9:ffff::77")).toBe(false);
+    expect(await limiter.check(undefined, "2001:db8:9:a::1")).toBe(true);
   });
 
   it("forgets the user's failures after a success", async () => {

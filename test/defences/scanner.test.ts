@@ -149,7 +149,7 @@ describe("scanner bans through the gateway (real Redis)", () => {
     expect(await knocker(() => secondServer.port, "203.0.113.66").walk()).toBeUndefined();
     expect(await knocker(() => secondServer.port, "203.0.113.68").walk()).toBeDefined();
 
-    expect(await t.store.listBans()).toEqual([
+    expect((await t.store.listBans()).bans).toEqual([
       { ip: "203.0.113.66", until: expect.any(Number) as number, reason: "scanner" },
     ]);
     expect(capture.events().filter((e) => e.event === "ban")).toMatchObject([
@@ -157,6 +157,25 @@ describe("scanner bans through the gateway (real Redis)", () => {
     ]);
     expect(await t.store.unban("203.0.113.66")).toBe(true);
     expect(await scanner.walk()).toBeDefined();
+  });
+
+  it("bans a rotating IPv6 scanner's /64 once, not each of its 100 addresses", async () => {
+    const { t, server, capture } = await scanningSetup();
+    // 100 addresses of one /64, each asking for 10 distinct unknown paths (the threshold).
+    for (let host = 1; host <= 100; host++) {
+      const scanner = knocker(() => server.port, `2001:db8:5:6::${host.toString(16)}`);
+      for (let i = 0; i < 10; i++) await scanner.get(`/probe/${host}/${i}`);
+    }
+    await expect.poll(() => t.store.isBanned("2001:db8:5:6::1")).toBe(true);
+    await sleep(100); // any further ban would be written fire-and-forget
+    expect((await t.store.listBans()).bans.map((b) => b.ip)).toEqual(["2001:db8:5:6::/64"]);
+    expect(await t.store.countBans()).toBe(1);
+    expect(capture.events().filter((e) => e.event === "ban")).toMatchObject([
+      { reason: "scanner", kind: "prefix", ip: "2001:db8:5:6::/64" },
+    ]);
+    // A fresh address in the /64 is banned too; the neighbouring /64 is not.
+    expect(await t.store.isBanned("2001:db8:5:6:ffff::1")).toBe(true);
+    expect(await t.store.isBanned("2001:db8:5:7::1")).toBe(false);
   });
 
   it("lets a banned client with the right sequence and code in", async () => {

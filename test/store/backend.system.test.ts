@@ -2,19 +2,24 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, inject, it } from "vitest";
 import { silentLogger } from "../../src/log.js";
 import { createStoreBackend } from "../../src/store/backend.js";
+import { testConfig } from "../support/gateway.js";
 
 const deps = { log: silentLogger(), now: Date.now };
+const { limits } = testConfig();
 
 describe("createStoreBackend", () => {
   it("keeps state in this process without store.redis", async () => {
-    const backend = createStoreBackend({ keyPrefix: "wk:" }, deps);
+    const backend = createStoreBackend({ store: { keyPrefix: "wk:" }, limits }, deps);
     expect(backend.store.kind).toBe("memory");
     await backend.connect();
     await backend.close();
   });
 
   it("puts the store and the limiter's counters on the same Redis namespace", async () => {
-    const config = { redis: inject("redisUrl"), keyPrefix: `test:${randomUUID()}:` };
+    const config = {
+      store: { redis: inject("redisUrl"), keyPrefix: `test:${randomUUID()}:` },
+      limits,
+    };
     const one = createStoreBackend(config, deps);
     const two = createStoreBackend(config, deps);
     try {
