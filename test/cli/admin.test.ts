@@ -101,4 +101,14 @@ describe("webknock grants / bans", () => {
     expect(lift.stdout).toBe("Unbanned 2001:db8::7.\n");
     expect((await cli(["bans", "list", ...admin()])).stdout).toBe("No bans.\n");
   });
+
+  it("lists every ban, following the API's pages", async () => {
+    const ips = Array.from({ length: 1005 }, (_, i) => `10.9.${i >> 8}.${i & 255}`);
+    for (const ip of ips) await gw.store.ban(ip, 60_000, "scanner");
+    const list = await cli(["bans", "list", "--json", ...admin()]);
+    expect(list.stderr).toBe("");
+    const bans = (JSON.parse(list.stdout) as { bans: { ip: string }[] }).bans;
+    expect(new Set(bans.map((b) => b.ip))).toEqual(new Set(ips));
+    for (const ip of ips) await gw.store.unban(ip);
+  });
 });
