@@ -4,7 +4,6 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { createMetrics, type GatewayMetrics } from "./admin/metrics.js";
 import { createAdminServer } from "./admin/server.js";
-import { timedStore } from "./admin/timed-store.js";
 import type { GatewayConfig, ListenConfig } from "./config/types.js";
 import type { Clock } from "./clock.js";
 import { createFirewall } from "./firewall/index.js";
@@ -20,8 +19,8 @@ import { Views } from "./http/views.js";
 import { KnockEngine, type AttemptLimiter } from "./knock/engine.js";
 import { GrantManager } from "./knock/grants.js";
 import type { Logger } from "./log.js";
-import { MemoryStore } from "./store/memory.js";
-import { createRedisClient, RedisStore } from "./store/redis.js";
+import { createStoreBackend, memoryBackend, type StoreBackend } from "./store/backend.js";
+import { timedStore } from "./store/timed.js";
 import type { KnockStore } from "./store/types.js";
 import { fleetHosts } from "./fleet/hosts.js";
 import { FleetPublisher } from "./fleet/publisher.js";
@@ -32,6 +31,9 @@ import { registerAgentGauges } from "./fleet/metrics.js";
 export interface GatewayDeps {
   readonly log: Logger;
   readonly now: Clock;
+  /** The state backend (store, limiter counters); wins over `store`. */
+  readonly backend?: StoreBackend;
+  /** A store with the limiter's counters in this process (tests with a custom store). */
   readonly store?: KnockStore;
   readonly firewall?: FirewallAdapter;
   readonly run?: CommandRunner;
@@ -58,8 +60,11 @@ export interface Gateway {
 /** Assembles store, firewall, engine and HTTP edge from a validated config. */
 export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway {
   const { log, now } = deps;
-  const rawStore = deps.store ?? createStore(config, now);
-  const fleet = createFleet(config, rawStore, now);
+  const backend =
+    deps.backend ??
+    (deps.store ? memoryBackend(deps.store) : createStoreBackend(config, { now, log }));
+  const rawStore = backend.store;
+  const fleet = createFleet(config, backend.redis, now);
   // Metrics exist only with the admin API that serves them; otherwise nothing is wrapped.
   const metrics = config.admin ? createMetrics(rawStore, now) : undefined;
   const store = metrics
@@ -79,7 +84,13 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   const grants = new GrantManager(store, firewall, now, log, fleet?.publisher);
   if (metrics && fleet) registerAgentGauges(metrics.registry, fleet.agents, now);
   const clientIp = createClientIpResolver(config.server.trustProxy);
-  const defences = createDefences(config, store, clientIp, log, now);
+  const defences = createDefences(
+    config,
+    { store, limiters: backend.limiters },
+    clientIp,
+    log,
+    now,
+  );
   const engine = new KnockEngine(
     config,
     store,
@@ -121,12 +132,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       return adminUrl;
     },
     async start() {
-      if (store instanceof RedisStore) {
-        // Start even when Redis is down: knocks fail closed (503) until it is back.
-        await store.connect().catch((error: unknown) => {
-          log.error({ err: error }, "Redis is not reachable yet; knocks fail closed until it is");
-        });
-      }
+      // Start even when the store is down: knocks fail closed (503) until it is back.
+      await backend.connect().catch((error: unknown) => {
+        log.error({ err: error }, "the store is not reachable yet; knocks fail closed until it is");
+      });
       // Idempotent: the base ruleset (closed ports, ESTABLISHED accept) never depends on
       // the admin having run `webknock firewall init` first.
       await firewall.init(config.doors.flatMap((door) => door.open));
@@ -166,26 +175,20 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       );
       await admin?.stop();
       await grants.stop();
-      await store.close();
-      defences.close();
+      await backend.close();
     },
   };
 }
 
 /** The fleet's gateway side, when a door names agents' hosts (the loader ensured Redis). */
-function createFleet(config: GatewayConfig, store: KnockStore, now: Clock) {
+function createFleet(config: GatewayConfig, redis: StoreBackend["redis"], now: Clock) {
   const hosts = fleetHosts(config);
-  if (hosts.length === 0 || !(store instanceof RedisStore)) return undefined;
-  const { client, keyPrefix } = store;
+  if (hosts.length === 0 || redis === undefined) return undefined;
+  const { client, keyPrefix } = redis;
   return {
     publisher: new FleetPublisher(client, keyPrefix, now),
     agents: () => listAgents(client, keyPrefix, hosts),
   };
-}
-
-function createStore(config: GatewayConfig, now: Clock): KnockStore {
-  if (config.store.redis === undefined) return new MemoryStore(now);
-  return new RedisStore(createRedisClient(config.store.redis), config.store.keyPrefix, now);
 }
 
 /** Hard limits that keep slow or oversized requests from tying up the gateway. */

@@ -1,9 +1,13 @@
-import { parseDocument } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "../errors.js";
 import { HOST_NAME, LOCAL_HOST } from "../fleet/keys.js";
-import { describeIssue, problemsError, type ConfigSources } from "./load.js";
-import { firewallSchema, portSpec, storeSchema } from "./schema.js";
+import { portSpec } from "./fields.js";
+import { firewallSchema } from "./firewall-schema.js";
+import { describeIssue } from "./issues.js";
+import { firewallConfig, problemsError } from "./load.js";
+import { storeSchema } from "./schema.js";
+import type { ConfigSources } from "./sources.js";
+import { parseYaml } from "./yaml.js";
 import type { FirewallConfig, PortSpec, RedisTarget } from "./types.js";
 
 /** A fleet agent's validated configuration (`webknock agent -c agent.yaml`). */
@@ -21,8 +25,14 @@ const agentSchema = z.strictObject({
     name: z
       .string()
       .regex(HOST_NAME, "name the host with a-z, 0-9, _ or - (at most 32), as doors list it")
-      .refine((name) => name !== LOCAL_HOST, {
-        message: `"${LOCAL_HOST}" is the gateway's own host; give this agent its own name`,
+      .superRefine((name, ctx) => {
+        if (name === LOCAL_HOST) {
+          ctx.addIssue({
+            code: "custom",
+            input: name,
+            message: `"${LOCAL_HOST}" is the gateway's own host; give this agent its own name`,
+          });
+        }
       }),
     ports: z.array(portSpec).min(1, "list the ports this host protects, such as [tcp/22]"),
   }),
@@ -40,36 +50,20 @@ export function loadAgentConfig(path: string, sources: ConfigSources): AgentConf
   } catch (error) {
     throw new ConfigError(`Cannot read agent config ${path}: ${(error as Error).message}.`);
   }
-  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (document.errors.length > 0) {
-    throw problemsError(
-      path,
-      document.errors.map((e) => e.message),
-    );
-  }
-  return resolveAgentConfig(document.toJS() as unknown, path);
+  const parsed = parseYaml(text);
+  if (!parsed.ok) throw problemsError(path, [parsed.problem]);
+  return resolveAgentConfig(parsed.value, path);
 }
 
 /** Validates an already-parsed agent config. */
 export function resolveAgentConfig(raw: unknown, origin = "agent config"): AgentConfig {
-  const parsed = agentSchema.safeParse(raw ?? {});
+  const parsed = agentSchema.safeParse(raw ?? {}, { reportInput: true });
   if (!parsed.success) throw problemsError(origin, parsed.error.issues.map(describeIssue));
   const { agent, store, firewall } = parsed.data;
-  if (firewall.backend === "command" && firewall.command === undefined) {
-    throw problemsError(origin, [
-      "firewall.command: the command backend needs open and close argv templates",
-    ]);
-  }
   return {
     name: agent.name,
     ports: agent.ports,
     store: { redis: store.redis ?? "", keyPrefix: store.keyPrefix },
-    firewall: {
-      backend: firewall.backend,
-      chain: firewall.chain,
-      table: firewall.table,
-      command: firewall.command,
-      sweepIntervalMs: firewall.sweepInterval,
-    },
+    firewall: firewallConfig(firewall),
   };
 }
