@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { generateSecret } from "otplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { currentTotp } from "../../src/knock/totp.js";
 import {
@@ -19,11 +20,8 @@ const SSH_FOR_MS = 6000;
 const WIDE_FOR_MS = 30_000;
 /** Long enough for a killed agent to be restarted (tsx start-up on a loaded machine). */
 const LATE_FOR_MS = 25_000;
-const SECRETS = {
-  alice: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
-  bob: "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU",
-  carol: "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
-};
+/** Fresh secrets per run (the config refuses the public demo secret). */
+const SECRETS = { alice: generateSecret(), bob: generateSecret(), carol: generateSecret() };
 const TOKEN = "fleet-test-admin-token-0123456789";
 /** Each protected host runs its agent on a different kernel backend. */
 const HOSTS = { web1: "nftables", web2: "ipset", web3: "iptables" } as const;
