@@ -1,12 +1,11 @@
 import { z } from "zod";
-import { ConfigError } from "../errors.js";
 import { HOST_NAME, LOCAL_HOST } from "../fleet/keys.js";
 import { portSpec } from "./fields.js";
 import { firewallSchema } from "./firewall-schema.js";
 import { describeIssue } from "./issues.js";
 import { firewallConfig, problemsError } from "./load.js";
 import { storeSchema } from "./schema.js";
-import type { ConfigSources } from "./sources.js";
+import { readPrivateFile, type ConfigSources } from "./sources.js";
 import { parseYaml } from "./yaml.js";
 import type { FirewallConfig, PortSpec, RedisTarget } from "./types.js";
 
@@ -42,14 +41,20 @@ const agentSchema = z.strictObject({
   firewall: firewallSchema,
 });
 
-/** Reads and validates an agent's YAML config; throws ConfigError naming every problem. */
+/**
+ * Reads and validates an agent's YAML config; throws ConfigError naming every problem.
+ * The file holds the agent's Redis password, so it is refused unless `chmod 600`.
+ */
 export function loadAgentConfig(path: string, sources: ConfigSources): AgentConfig {
-  let text: string;
-  try {
-    text = sources.readFile(path);
-  } catch (error) {
-    throw new ConfigError(`Cannot read agent config ${path}: ${(error as Error).message}.`);
-  }
+  const problems: string[] = [];
+  const text = readPrivateFile(
+    "agent config",
+    path,
+    sources,
+    problems,
+    "write it from the output of 'webknock agent add NAME -c gateway.yaml'",
+  );
+  if (text === undefined) throw problemsError(path, problems);
   const parsed = parseYaml(text);
   if (!parsed.ok) throw problemsError(path, [parsed.problem]);
   return resolveAgentConfig(parsed.value, path);

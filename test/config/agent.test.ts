@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { resolveAgentConfig } from "../../src/config/agent.js";
+import { loadAgentConfig, resolveAgentConfig } from "../../src/config/agent.js";
 import { resolveConfig } from "../../src/config/load.js";
 import { testConfig } from "../support/gateway.js";
 
@@ -82,6 +82,24 @@ describe("store.redis as a Sentinel group", () => {
   it("names the key and the fix for a bad sentinel", () => {
     expect(() => resolveAgentConfig(withRedis({ sentinels: ["10.0.0.5"], name: "wk" }))).toThrow(
       /store\.redis.*write host:port such as 10\.0\.0\.5:26379/s,
+    );
+  });
+});
+
+describe("the agent config file", () => {
+  const yaml = `agent: { name: web1, ports: [tcp/22] }
+store: { redis: "redis://u:p@10.0.0.1:6379" }
+firewall: { backend: nftables }
+`;
+  const sources = (mode: number) => ({ env: {}, readFile: () => yaml, fileMode: () => mode });
+
+  it("is read when only its owner may read it (it holds the Redis password)", () => {
+    expect(loadAgentConfig("/etc/webknock/agent.yaml", sources(0o600)).name).toBe("web1");
+  });
+
+  it("is refused when group or others may read it, with the chmod to run", () => {
+    expect(() => loadAgentConfig("/etc/webknock/agent.yaml", sources(0o644))).toThrow(
+      /mode 0644.*chmod 600 \/etc\/webknock\/agent\.yaml/,
     );
   });
 });
