@@ -177,27 +177,31 @@ const redisUrl = z
  * A URL or a Sentinel group, chosen by the value's type, so an error speaks about the
  * form the user wrote (a plain union would only say "Invalid input").
  */
-const redisTarget = z
-  .union([z.string(), z.record(z.string(), z.unknown())], {
-    error: "write a URL such as redis://127.0.0.1:6379/0, or { sentinels: [host:port], name }",
-  })
-  .transform((value, ctx) => {
-    const options = { reportInput: true };
-    const parsed =
-      typeof value === "string"
-        ? redisUrl.safeParse(value, options)
-        : sentinelSchema.safeParse(value, options);
-    if (parsed.success) return parsed.data;
-    for (const issue of parsed.error.issues) {
-      ctx.addIssue({
-        code: "custom",
-        input: issue.input,
-        message: issue.message,
-        path: issue.path,
-      });
-    }
+const redisTarget = z.unknown().transform((value, ctx) => {
+  if (typeof value !== "string" && (typeof value !== "object" || value === null)) {
+    ctx.addIssue({
+      code: "custom",
+      input: value,
+      message: "write a URL such as redis://127.0.0.1:6379/0, or { sentinels: [host:port], name }",
+    });
     return z.NEVER;
-  });
+  }
+  const options = { reportInput: true };
+  const parsed =
+    typeof value === "string"
+      ? redisUrl.safeParse(value, options)
+      : sentinelSchema.safeParse(value, options);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) {
+    ctx.addIssue({
+      code: "custom",
+      input: issue.input,
+      message: issue.message,
+      path: issue.path,
+    });
+  }
+  return z.NEVER;
+});
 
 /** The store section; the agent's config takes the same. */
 export const storeSchema = z.strictObject({

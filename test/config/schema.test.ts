@@ -30,6 +30,7 @@ const base = (): Record<string, unknown> => ({
       openFor: "30s",
       users: ["alice"],
       sources: ["10.0.0.0/8"],
+      hosts: ["local", "web1"],
     },
   },
   users: { alice: { secretEnv: "ALICE", sources: ["10.0.0.0/8"] } },
@@ -85,6 +86,7 @@ const CUSTOM_BAD: Readonly<Record<string, readonly unknown[]>> = {
   "limits.scanner.window": ["10"],
   "limits.scanner.ban": ["ban"],
   admin: [{ tokenEnv: "TOKEN", tokenFile: "/t" }, {}],
+  "store.redis": ["http://x", 5, "redis:/x"],
 };
 
 /** One rule of the schema, broken by setting `value` at the concrete `keys` of `base()`. */
