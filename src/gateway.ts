@@ -14,8 +14,6 @@ import { createDefences } from "./defences/index.js";
 import { createClientIpResolver } from "./http/client-ip.js";
 import { createDecoy } from "./http/decoy.js";
 import { createEdgeHandler } from "./http/edge.js";
-import { createKnockApp } from "./http/knock-app.js";
-import { withStepFastPath } from "./http/step-fast-path.js";
 import { Views } from "./http/views.js";
 import { KnockEngine, type AttemptLimiter } from "./knock/engine.js";
 import { GrantManager } from "./knock/grants.js";
@@ -89,11 +87,14 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       : undefined;
   let adminUrl: string | undefined;
   const decoy = createDecoy();
-  const knockApp = withStepFastPath(
-    createKnockApp({ engine, decoy, views: new Views(), clientIp, log }),
-    { engine, decoy, clientIp },
-  );
-  const handler = createEdgeHandler(engine, knockApp, decoy, defences.onUnknownPath);
+  const handler = createEdgeHandler({
+    engine,
+    decoy,
+    views: new Views(),
+    clientIp,
+    log,
+    onUnknownPath: defences.onUnknownPath,
+  });
   const servers: Server[] = [];
 
   return {

@@ -22,7 +22,7 @@ class CountingStore extends MemoryStore {
   }
 }
 
-describe("GET of an intermediate step (served without Express)", () => {
+describe("GET of an intermediate step (served by the edge without Express)", () => {
   let server: Server | undefined;
   afterEach(async () => {
     await new Promise((resolve) => server?.close(resolve));
@@ -54,7 +54,7 @@ describe("GET of an intermediate step (served without Express)", () => {
     expect(store.advances).toBe(2);
   });
 
-  it("fails closed with the knock app's 503 when the store is down", async () => {
+  it("fails closed with a 503 when the store is down", async () => {
     const store = new CountingStore();
     store.failing = true;
     const port = await start(store);
@@ -72,7 +72,7 @@ describe("GET of an intermediate step (served without Express)", () => {
     expect(store.advances).toBe(1);
   });
 
-  it("leaves HEAD to the knock app", async () => {
+  it("answers HEAD with the decoy", async () => {
     const store = new CountingStore();
     const port = await start(store);
     const reply = await rawRequest(port, httpRequest("HEAD", SEQUENCE[0], {}, ""));
