@@ -22,6 +22,9 @@ const PARSERS: readonly BodyParser[] = [
   express.json({ limit: BODY_LIMIT, strict: true }),
 ];
 
+/** What a POST without a live challenge gets, as the engine's own refusal. */
+const REFUSED: RedeemResult = Object.freeze({ kind: "decoy" });
+
 /** POST of a last step: reads the form and redeems the challenge in it. */
 export function createAnswerRedeem(deps: StepHandlerDeps): StepHandler {
   const { engine, stranger, respond, answerError } = deps;
@@ -65,8 +68,13 @@ export function createAnswerRedeem(deps: StepHandlerDeps): StepHandler {
     }
   };
   return (req, res, step, ip) => {
-    readForm(req, res)
-      .then((form) => engine.redeem(step, ip, form))
+    // Without a live challenge for this door and IP the body is never read: the answer is
+    // the stranger's, as at once as on a random path, whatever the body's size or pace.
+    engine
+      .hasChallenge(step, ip)
+      .then((live) =>
+        live ? readForm(req, res).then((form) => engine.redeem(step, ip, form)) : REFUSED,
+      )
       .then(
         (result) => {
           answer(req, res, result);

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { KnockEngine, StepRef } from "../knock/engine.js";
+import type { Logger } from "../log.js";
 import type { AnswerError } from "./answer-error.js";
 import type { Respond } from "./respond.js";
 import type { Stranger } from "./stranger.js";
@@ -21,21 +22,18 @@ export interface StepHandlerDeps {
 }
 
 /**
- * GET of an intermediate step. Its answer is always the stranger's (only a last step
- * issues a challenge), so no page is built; the store round trip decides only whether a
- * store outage is reported.
+ * GET of an intermediate step. Its answer never depends on the store (only a last step
+ * issues a challenge), so the stranger's answer goes out first and the step is recorded
+ * after: the timing is a random path's, and a store outage changes nothing a client
+ * sees. A lost step is logged; the client's next step finds its progress missing.
  */
-export function createAdvance(deps: StepHandlerDeps): StepHandler {
-  const { engine, stranger, answerError } = deps;
-  return (req, res, step, ip) => {
-    engine.step(step, ip).then(
-      () => {
-        stranger.refuse(res);
-      },
-      (error: unknown) => {
-        answerError(req, res, error, ip);
-      },
-    );
+export function createAdvance(deps: StepHandlerDeps & { readonly log: Logger }): StepHandler {
+  const { engine, stranger, log } = deps;
+  return (_req, res, step, ip) => {
+    stranger.refuse(res);
+    engine.step(step, ip).catch((error: unknown) => {
+      log.error({ event: "unavailable", err: error, ip }, "a knock step was not recorded");
+    });
   };
 }
 

@@ -34,7 +34,7 @@ export function createEdgeHandler(deps: EdgeDeps): RequestListener {
   const respond = createResponder(deps.views);
   const answerError = createAnswerError({ respond, stranger, log });
   const leaf: StepHandlerDeps = { engine, stranger, respond, answerError };
-  const advance = createAdvance(leaf);
+  const advance = createAdvance({ ...leaf, log });
   const answerStep = createAnswerStep(leaf);
   const answerRedeem = createAnswerRedeem(leaf);
   const lookup = (path: string) => engine.lookup(path);

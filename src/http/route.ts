@@ -20,7 +20,7 @@ export type Route =
   | { readonly kind: "unknown"; readonly path: string }
   /** A knock path, but this request gets nothing: the stranger's answer, not noted. */
   | { readonly kind: "refuse" }
-  /** `advance`: GET of an intermediate step; `challenge`: GET of a last step; `redeem`: POST. */
+  /** `advance`: GET of an intermediate step; `challenge`/`redeem`: GET/POST of a last step. */
   | StepRoute;
 
 const REFUSE: Route = Object.freeze({ kind: "refuse" });
@@ -43,7 +43,8 @@ export function routeRequest(
   const ip = clientIp(req);
   if (ip === undefined) return REFUSE;
   if (req.method === "GET") return { kind: step.last ? "challenge" : "advance", step, ip };
-  if (req.method === "POST") return { kind: "redeem", step, ip };
-  // HEAD and every other method are noise: they neither advance nor reveal a step.
+  if (req.method === "POST" && step.last) return { kind: "redeem", step, ip };
+  // HEAD, a POST to an intermediate step and every other method are noise: they neither
+  // advance nor reveal a step, and their bodies are never read.
   return REFUSE;
 }

@@ -74,6 +74,11 @@ const DECOY_STEP: StepResult = Object.freeze({ kind: "decoy" });
 
 /** Challenge tokens carry 128 random bits, like a session id. */
 const CHALLENGE_BYTES = 16;
+/**
+ * The limiter's name for attempts from outside a user's sources: empty, which no user
+ * name can be (config/schema.ts), so outsiders share one bucket and never lock out a user.
+ */
+const OUTSIDER = "";
 /** Verified against an unknown user's attempt so its timing matches a known one. */
 const DUMMY_SECRET = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
@@ -152,6 +157,20 @@ export class KnockEngine {
   }
 
   /**
+   * True when a POST to this step may carry a redemption worth reading: the step is a
+   * door's last and the store holds a live challenge for this door and IP. One store read
+   * that changes nothing; the edge asks it before reading a byte of the body.
+   */
+  hasChallenge(ref: StepRef, ip: string): Promise<boolean> {
+    if (!ref.last) return Promise.resolve(false);
+    try {
+      return this.store.hasChallenge(ref.door.name, ip);
+    } catch (error) {
+      return rejection(error);
+    }
+  }
+
+  /**
    * Redeems a challenge with a user and a code. Without a live challenge bound to this
    * door and IP the answer is the decoy; with one, it is consumed whatever follows.
    */
@@ -171,14 +190,21 @@ export class KnockEngine {
     };
 
     if (!isWellFormedCode(input.code)) return deny("malformed-code");
-    if (user !== undefined && !inSources(this.userSources.get(user.name), ip))
-      return deny("source-not-allowed");
-    if (this.limiter && !(await this.limiter.check(userName, ip))) return deny("locked");
+    // Every refusal below does the same work (a limiter check, one TOTP verification, a
+    // failure recorded), so its timing tells no one whether the name exists or whether
+    // the caller is outside the user's sources. An outsider's attempt is never counted
+    // against the user's name (that would let anyone lock a user out): it counts under
+    // OUTSIDER, which no user can be called, and against the IP.
+    const outsider = user !== undefined && !inSources(this.userSources.get(user.name), ip);
+    const counted = outsider ? OUTSIDER : userName;
+    if (this.limiter && !(await this.limiter.check(counted, ip))) return deny("locked");
 
     const timeStep = await verifyTotp(user?.secret ?? DUMMY_SECRET, input.code, this.now());
-    if (user === undefined || timeStep === undefined) {
-      await this.limiter?.fail(userName, ip);
-      return deny(user === undefined ? "user-not-allowed" : "wrong-code");
+    if (user === undefined || outsider || timeStep === undefined) {
+      await this.limiter?.fail(counted, ip);
+      return deny(
+        user === undefined ? "user-not-allowed" : outsider ? "source-not-allowed" : "wrong-code",
+      );
     }
     if (!(await this.store.claimTotpStep(user.name, timeStep, TOTP_REPLAY_TTL_MS))) {
       await this.limiter?.fail(user.name, ip);

@@ -25,6 +25,8 @@ export class MemoryStore implements KnockStore {
   readonly kind = "memory" as const;
   private readonly progress = new Map<string, Expiring<number>>();
   private readonly challenges = new Map<string, Expiring<string>>();
+  /** "door ip" to the latest challenge token issued there (hasChallenge). */
+  private readonly latestChallenge = new Map<string, Expiring<string>>();
   private readonly totpSteps = new Map<string, Expiring<number>>();
   private readonly grants = new Map<string, GrantRecord>();
   private readonly bans = new Map<string, Expiring<string>>();
@@ -51,6 +53,7 @@ export class MemoryStore implements KnockStore {
     const current = this.live(this.progress, key, now) ?? 0;
     const issueChallenge = (): AdvanceOutcome => {
       this.write(this.challenges, challenge.token, key, now + challenge.ttlMs);
+      this.write(this.latestChallenge, key, challenge.token, now + challenge.ttlMs);
       return "challenge";
     };
     if (step === current) {
@@ -96,10 +99,18 @@ export class MemoryStore implements KnockStore {
     return Promise.resolve(live);
   }
 
+  hasChallenge(door: string, ip: string): Promise<boolean> {
+    return Promise.resolve(
+      this.live(this.latestChallenge, `${door} ${ip}`, this.now()) !== undefined,
+    );
+  }
+
   takeChallenge(token: string, door: string, ip: string): Promise<boolean> {
+    const key = `${door} ${ip}`;
     const bound = this.live(this.challenges, token, this.now());
-    if (bound !== `${door} ${ip}`) return Promise.resolve(false);
+    if (bound !== key) return Promise.resolve(false);
     this.challenges.delete(token);
+    if (this.latestChallenge.get(key)?.value === token) this.latestChallenge.delete(key);
     return Promise.resolve(true);
   }
 
@@ -152,6 +163,7 @@ export class MemoryStore implements KnockStore {
     return (
       this.progress.size +
       this.challenges.size +
+      this.latestChallenge.size +
       this.totpSteps.size +
       this.grants.size +
       this.bans.size
@@ -172,10 +184,13 @@ export class MemoryStore implements KnockStore {
   }
 
   private purge(now: number): void {
-    for (const map of [this.progress, this.challenges, this.totpSteps, this.bans] as Map<
-      string,
-      Expiring<unknown>
-    >[]) {
+    for (const map of [
+      this.progress,
+      this.challenges,
+      this.latestChallenge,
+      this.totpSteps,
+      this.bans,
+    ] as Map<string, Expiring<unknown>>[]) {
       for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key);
     }
   }

@@ -4,8 +4,9 @@
  */
 
 /**
- * KEYS[1] progress key, KEYS[2] challenge key, KEYS[3] the IP's ban key.
- * ARGV: step, length, sequenceTimeoutMs, challengeTtlMs, binding ("door ip").
+ * KEYS[1] progress key, KEYS[2] challenge key, KEYS[3] the IP's ban key, KEYS[4] the door
+ * and IP's latest-challenge key.
+ * ARGV: step, length, sequenceTimeoutMs, challengeTtlMs, binding ("door ip"), token.
  * Returns 0 progress, 1 repeat, 2 reset, 3 challenge, 4 banned. Mirrors MemoryStore.advanceNow.
  * The ban check lives here so a knock step stays one round trip.
  */
@@ -24,6 +25,7 @@ if step == cur then
   end
   if step + 1 == len then
     redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[4])
+    redis.call('SET', KEYS[4], ARGV[6], 'PX', ARGV[4])
     return 3
   end
   return 0
@@ -31,6 +33,7 @@ end
 if step + 1 == cur then
   if cur == len then
     redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[4])
+    redis.call('SET', KEYS[4], ARGV[6], 'PX', ARGV[4])
     return 3
   end
   return 1
@@ -43,10 +46,17 @@ end
 return 2
 `;
 
-/** KEYS[1] challenge key; ARGV[1] expected binding. Deletes and returns 1 only on a match. */
+/**
+ * KEYS[1] challenge key, KEYS[2] the door and IP's latest-challenge key; ARGV[1] expected
+ * binding, ARGV[2] the token. Deletes and returns 1 only on a match; the latest-challenge
+ * key goes too when it names this token.
+ */
 export const TAKE_CHALLENGE_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
+  if redis.call('GET', KEYS[2]) == ARGV[2] then
+    redis.call('DEL', KEYS[2])
+  end
   return 1
 end
 return 0

@@ -44,12 +44,13 @@ interface ScriptedRedis extends Redis {
     progressKey: string,
     challengeKey: string,
     banKey: string,
+    latestChallengeKey: string,
     ...argv: (string | number)[]
   ): Promise<number>;
   wkBan(banKey: string, index: string, ...argv: (string | number)[]): Promise<number>;
   wkListBans(index: string, now: number, banPrefix: string): Promise<string[]>;
   wkUnban(banKey: string, index: string, ip: string): Promise<number>;
-  wkTakeChallenge(key: string, binding: string): Promise<number>;
+  wkTakeChallenge(key: string, latestKey: string, binding: string, token: string): Promise<number>;
   wkClaimTotp(key: string, step: number, ttlMs: number): Promise<number>;
   wkPutGrant(hash: string, zset: string, ...argv: (string | number)[]): Promise<number>;
   wkRemoveGrant(hash: string, zset: string, id: string): Promise<string | null>;
@@ -89,6 +90,7 @@ export class RedisStore implements KnockStore {
   private readonly progressPrefix: string;
   private readonly challengePrefix: string;
   private readonly banPrefix: string;
+  private readonly latestChallengePrefix: string;
 
   constructor(
     client: Redis,
@@ -98,11 +100,12 @@ export class RedisStore implements KnockStore {
     this.progressPrefix = `${prefix}p:`;
     this.challengePrefix = `${prefix}c:`;
     this.banPrefix = `${prefix}b:`;
-    client.defineCommand("wkAdvance", { numberOfKeys: 3, lua: ADVANCE_SCRIPT });
+    this.latestChallengePrefix = `${prefix}cl:`;
+    client.defineCommand("wkAdvance", { numberOfKeys: 4, lua: ADVANCE_SCRIPT });
     client.defineCommand("wkBan", { numberOfKeys: 2, lua: BAN_SCRIPT });
     client.defineCommand("wkListBans", { numberOfKeys: 1, lua: LIST_BANS_SCRIPT });
     client.defineCommand("wkUnban", { numberOfKeys: 2, lua: UNBAN_SCRIPT });
-    client.defineCommand("wkTakeChallenge", { numberOfKeys: 1, lua: TAKE_CHALLENGE_SCRIPT });
+    client.defineCommand("wkTakeChallenge", { numberOfKeys: 2, lua: TAKE_CHALLENGE_SCRIPT });
     client.defineCommand("wkClaimTotp", { numberOfKeys: 1, lua: CLAIM_TOTP_SCRIPT });
     client.defineCommand("wkPutGrant", { numberOfKeys: 2, lua: PUT_GRANT_SCRIPT });
     client.defineCommand("wkRemoveGrant", { numberOfKeys: 2, lua: REMOVE_GRANT_SCRIPT });
@@ -156,11 +159,13 @@ export class RedisStore implements KnockStore {
         this.progressPrefix + r.door + ":" + r.ip,
         this.challengePrefix + r.challenge.token,
         this.banPrefix + r.ip,
+        this.latestChallengePrefix + r.door + ":" + r.ip,
         r.step,
         r.length,
         r.sequenceTimeoutMs,
         r.challenge.ttlMs,
         r.door + " " + r.ip,
+        r.challenge.token,
       );
     } catch (error) {
       return Promise.reject(new StoreUnavailableError(error));
@@ -197,9 +202,19 @@ export class RedisStore implements KnockStore {
     return removed === 1;
   }
 
+  async hasChallenge(door: string, ip: string): Promise<boolean> {
+    const key = `${this.latestChallengePrefix}${door}:${ip}`;
+    return (await this.call(() => this.redis.exists(key))) === 1;
+  }
+
   async takeChallenge(token: string, door: string, ip: string): Promise<boolean> {
     const taken = await this.call(() =>
-      this.redis.wkTakeChallenge(`${this.prefix}c:${token}`, `${door} ${ip}`),
+      this.redis.wkTakeChallenge(
+        `${this.challengePrefix}${token}`,
+        `${this.latestChallengePrefix}${door}:${ip}`,
+        `${door} ${ip}`,
+        token,
+      ),
     );
     return taken === 1;
   }

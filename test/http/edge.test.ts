@@ -6,19 +6,25 @@ import { createGateway } from "../../src/gateway.js";
 import { silentLogger } from "../../src/log.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { AdvanceOutcome, AdvanceRequest } from "../../src/store/types.js";
-import { RecordingFirewall, SEQUENCE, testConfig } from "../support/gateway.js";
-import { httpRequest, rawRequest } from "../support/raw-http.js";
+import { LAST, RecordingFirewall, SEQUENCE, testConfig } from "../support/gateway.js";
+import { httpRequest, probe, rawRequest } from "../support/raw-http.js";
 
-/** A MemoryStore that counts advances and can be told to fail them. */
+/** A MemoryStore that counts advances and can be told to fail them, or to never answer. */
 class CountingStore extends MemoryStore {
   advances = 0;
   failing = false;
   throwing = false;
+  hanging = false;
   override advance(request: AdvanceRequest): Promise<AdvanceOutcome> {
     this.advances++;
     if (this.throwing) throw new StoreUnavailableError(new Error("thrown"));
     if (this.failing) return Promise.reject(new StoreUnavailableError(new Error("down")));
+    if (this.hanging) return new Promise(() => undefined);
     return super.advance(request);
+  }
+  override hasChallenge(door: string, ip: string): Promise<boolean> {
+    if (this.failing) return Promise.reject(new StoreUnavailableError(new Error("down")));
+    return super.hasChallenge(door, ip);
   }
 }
 
@@ -54,28 +60,63 @@ describe("GET of an intermediate step (served by the edge without Express)", () 
     expect(store.advances).toBe(2);
   });
 
-  it("fails closed with a 503 when the store is down", async () => {
+  it("answers the decoy, as a random path, when the store is down", async () => {
     const store = new CountingStore();
     store.failing = true;
     const port = await start(store);
-    const reply = await get(port, SEQUENCE[0]);
-    expect(reply.statusLine).toBe("HTTP/1.1 503 Service Unavailable");
-    expect(store.advances).toBe(1); // no second round trip to a store that is down
+    const random = await get(port, "/wp-login.php");
+    expect(await get(port, SEQUENCE[0])).toEqual(random);
+    expect(await get(port, SEQUENCE[1])).toEqual(random);
+    expect(store.advances).toBe(2); // the step was tried, once each
   });
 
-  it("fails closed with a 503 when the store throws instead of rejecting", async () => {
+  it("answers the decoy when the store throws instead of rejecting", async () => {
     const store = new CountingStore();
     store.throwing = true;
     const port = await start(store);
-    const reply = await get(port, SEQUENCE[0]);
-    expect(reply.statusLine).toBe("HTTP/1.1 503 Service Unavailable");
+    const random = await get(port, "/wp-login.php");
+    expect(await get(port, SEQUENCE[0])).toEqual(random);
     expect(store.advances).toBe(1);
   });
 
-  it("answers HEAD with the decoy", async () => {
+  it("sends the decoy before the store answers; only the last step waits for it", async () => {
+    const store = new CountingStore();
+    store.hanging = true;
+    const port = await start(store);
+    const ask = (path: string) =>
+      probe(port, httpRequest("GET", path, { "X-Forwarded-For": "203.0.113.81" }, ""), 500);
+    const random = await ask("/wp-login.php");
+    expect(random.timing).toBe("immediate");
+    expect(await ask(SEQUENCE[0])).toEqual(random);
+    expect(await ask(SEQUENCE[1])).toEqual(random);
+    expect(store.advances).toBe(2);
+    expect((await ask(LAST)).timing).toBe("waits");
+  });
+
+  it("keeps the last step's 503 on an outage, for GET and POST", async () => {
+    const store = new CountingStore();
+    store.failing = true;
+    const port = await start(store);
+    expect((await get(port, LAST)).statusLine).toBe("HTTP/1.1 503 Service Unavailable");
+    const post = await rawRequest(
+      port,
+      httpRequest(
+        "POST",
+        LAST,
+        { "X-Forwarded-For": "203.0.113.82", "Content-Type": "application/json" },
+        "{}",
+      ),
+    );
+    expect(post.statusLine).toBe("HTTP/1.1 503 Service Unavailable");
+  });
+
+  it("answers HEAD on every step as on a random path, without touching the store", async () => {
     const store = new CountingStore();
     const port = await start(store);
-    const reply = await rawRequest(port, httpRequest("HEAD", SEQUENCE[0], {}, ""));
-    expect(reply.statusLine).toBe("HTTP/1.1 404 Not Found");
+    const head = (path: string) =>
+      rawRequest(port, httpRequest("HEAD", path, { "X-Forwarded-For": "203.0.113.83" }, ""));
+    const random = await head("/wp-login.php");
+    for (const path of SEQUENCE) expect(await head(path)).toEqual(random);
+    expect(store.advances).toBe(0);
   });
 });

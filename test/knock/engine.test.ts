@@ -1,0 +1,109 @@
+import { describe, expect, it } from "vitest";
+import { KnockEngine, type AttemptLimiter } from "../../src/knock/engine.js";
+import { GrantManager } from "../../src/knock/grants.js";
+import { silentLogger } from "../../src/log.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { ALICE_SECRET, BOB_SECRET, RecordingFirewall, testConfig } from "../support/gateway.js";
+
+/** Alice may knock only from 10.0.0.0/8; bob from anywhere. */
+const config = testConfig({
+  users: { alice: { secret: ALICE_SECRET, sources: ["10.0.0.0/8"] }, bob: { secret: BOB_SECRET } },
+});
+const found = config.doors.find((door) => door.name === "ssh");
+if (found === undefined) throw new Error("the test config has no ssh door");
+const ssh = found;
+
+/** Records every limiter call; never locks anyone out. */
+class RecordingLimiter implements AttemptLimiter {
+  readonly calls: string[] = [];
+  check(user: string): Promise<boolean> {
+    this.calls.push(`check ${user}`);
+    return Promise.resolve(true);
+  }
+  fail(user: string): Promise<void> {
+    this.calls.push(`fail ${user}`);
+    return Promise.resolve();
+  }
+  succeed(user: string): Promise<void> {
+    this.calls.push(`succeed ${user}`);
+    return Promise.resolve();
+  }
+}
+
+/** An engine on a MemoryStore whose clock only the test moves; `reads` counts the engine's clock reads. */
+function setup(start = 1_800_000_000_000) {
+  let time = start;
+  const clock = () => time;
+  let reads = 0;
+  const engineClock = () => {
+    reads++;
+    return time;
+  };
+  const store = new MemoryStore(clock);
+  const firewall = new RecordingFirewall();
+  const grants = new GrantManager(store, firewall, clock, silentLogger());
+  const limiter = new RecordingLimiter();
+  const engine = new KnockEngine(config, store, grants, engineClock, silentLogger(), limiter);
+  /** Walks the ssh door from `ip`; resolves with the challenge token. */
+  const walk = async (ip: string): Promise<string> => {
+    let token = "";
+    for (const path of ssh.sequence) {
+      const step = engine.lookup(path);
+      if (step === undefined) throw new Error(`${path} is not a step`);
+      const result = await engine.step(step, ip);
+      if (result.kind === "challenge") token = result.token;
+    }
+    return token;
+  };
+  return {
+    engine,
+    store,
+    limiter,
+    firewall,
+    walk,
+    reads: () => reads,
+    tick: (ms: number) => (time += ms),
+  };
+}
+
+const last = () => {
+  const step = ssh.sequence.at(-1);
+  if (step === undefined) throw new Error("empty sequence");
+  return step;
+};
+
+describe("KnockEngine on a MemoryStore with a fake clock", () => {
+  it("does the same work for every denial: an unknown name and a user outside their sources", async () => {
+    const work = async (ip: string, user: string) => {
+      const t = setup();
+      const token = await t.walk(ip);
+      const ref = t.engine.lookup(last());
+      if (ref === undefined) throw new Error("no last step");
+      const before = t.reads();
+      const result = await t.engine.redeem(ref, ip, { challenge: token, user, code: "123456" });
+      expect(result.kind).toBe("denied");
+      return {
+        clockReads: t.reads() - before,
+        limiter: t.limiter.calls.map((c) => c.split(" ")[0]),
+      };
+    };
+    const unknown = await work("203.0.113.9", "mallory");
+    const outsider = await work("203.0.113.9", "alice");
+    expect(outsider).toEqual(unknown);
+    expect(unknown.limiter).toEqual(["check", "fail"]);
+  });
+
+  it("never counts an attempt from outside a user's sources against the user's name", async () => {
+    const t = setup();
+    const ip = "203.0.113.10";
+    const ref = t.engine.lookup(last());
+    if (ref === undefined) throw new Error("no last step");
+    const result = await t.engine.redeem(ref, ip, {
+      challenge: await t.walk(ip),
+      user: "alice",
+      code: "123456",
+    });
+    expect(result).toEqual({ kind: "denied", reason: "source-not-allowed" });
+    expect(t.limiter.calls.some((call) => call.endsWith(" alice"))).toBe(false);
+  });
+});
