@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
 import { createMetrics, type GatewayMetrics } from "./admin/metrics.js";
 import { createAdminServer } from "./admin/server.js";
 import { timedStore } from "./admin/timed-store.js";
@@ -11,7 +10,8 @@ import { createFirewall } from "./firewall/index.js";
 import { createExecaRunner, type CommandRunner } from "./firewall/command.js";
 import type { FirewallAdapter } from "./firewall/types.js";
 import { createDefences } from "./defences/index.js";
-import { createClientIpResolver } from "./http/client-ip.js";
+import { createClientIpResolver } from "./net/client-ip.js";
+import { closeServer, listen, SERVER_LIMITS } from "./net/listen.js";
 import { createDecoy } from "./http/decoy.js";
 import { createEdgeHandler } from "./http/edge.js";
 import { Views } from "./http/views.js";
@@ -72,15 +72,15 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   const grants = new GrantManager(store, firewall, now, log);
   const clientIp = createClientIpResolver(config.server.trustProxy);
   const defences = createDefences(config, store, clientIp, log, now);
-  const engine = new KnockEngine(
+  const engine = new KnockEngine({
     config,
     store,
     grants,
     now,
     log,
-    deps.limiter ?? defences.limiter,
-    metrics?.observer,
-  );
+    limiter: deps.limiter ?? defences.limiter,
+    observer: metrics?.observer,
+  });
   const admin =
     config.admin && metrics
       ? createAdminServer(config.admin, { store, grants, firewall, metrics, now, log })
@@ -119,18 +119,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       await firewall.init(config.doors.flatMap((door) => door.open));
       await grants.start(config.firewall.sweepIntervalMs);
       const urls: string[] = [];
-      for (const listen of config.server.listen) {
-        const server = createListener(listen, handler);
+      for (const address of config.server.listen) {
+        const server = createListener(address, handler);
         servers.push(server);
-        await new Promise<void>((resolve, reject) => {
-          server.once("error", reject);
-          server.listen(listen.port, listen.host, () => {
-            resolve();
-          });
-        });
-        const { port } = server.address() as AddressInfo;
-        const host = listen.host.includes(":") ? `[${listen.host}]` : listen.host;
-        urls.push(`${listen.tls ? "https" : "http"}://${host}:${port}`);
+        urls.push(await listen(server, address, address.tls ? "https" : "http"));
       }
       adminUrl = await admin?.start();
       log.info(
@@ -140,17 +132,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       return urls;
     },
     async stop() {
-      await Promise.all(
-        servers.map((server) => {
-          const closed = new Promise<void>((resolve) =>
-            server.close(() => {
-              resolve();
-            }),
-          );
-          server.closeAllConnections();
-          return closed;
-        }),
-      );
+      await Promise.all(servers.map(closeServer));
       await admin?.stop();
       await grants.stop();
       await store.close();
@@ -163,14 +145,6 @@ function createStore(config: GatewayConfig, now: Clock): KnockStore {
   if (config.store.redis === undefined) return new MemoryStore(now);
   return new RedisStore(createRedisClient(config.store.redis), config.store.keyPrefix, now);
 }
-
-/** Hard limits that keep slow or oversized requests from tying up the gateway. */
-const SERVER_LIMITS = {
-  maxHeaderSize: 8 * 1024,
-  headersTimeout: 10_000,
-  requestTimeout: 15_000,
-  keepAliveTimeout: 5_000,
-} as const;
 
 function createListener(
   listen: ListenConfig,

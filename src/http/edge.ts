@@ -4,7 +4,7 @@ import type { Logger } from "../log.js";
 import { createAnswerError } from "./answer-error.js";
 import { createAnswerRedeem } from "./answer-redeem.js";
 import { createAdvance, createAnswerStep, type StepHandlerDeps } from "./answer-step.js";
-import type { ClientIpResolver } from "./client-ip.js";
+import type { ClientIpResolver } from "../net/client-ip.js";
 import type { Decoy } from "./decoy.js";
 import { createResponder } from "./respond.js";
 import { routeRequest } from "./route.js";

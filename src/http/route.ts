@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { StepRef } from "../knock/engine.js";
-import type { ClientIpResolver } from "./client-ip.js";
+import type { ClientIpResolver } from "../net/client-ip.js";
 
 /** Longer URLs are noise; no knock path is longer than 200 characters. */
 const MAX_URL_LENGTH = 2048;

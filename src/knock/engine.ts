@@ -82,21 +82,46 @@ const OUTSIDER = "";
 /** Verified against an unknown user's attempt so its timing matches a known one. */
 const DUMMY_SECRET = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
+/** What the engine is built from, injected. */
+export interface KnockEngineDeps {
+  /** The validated config: doors, their sequences and sources, users. */
+  readonly config: GatewayConfig;
+  /** Knock state: progress, challenges, used TOTP steps. */
+  readonly store: KnockStore;
+  /** Opens the firewall for a redeemed challenge. */
+  readonly grants: GrantManager;
+  /** The time TOTP codes are checked against. */
+  readonly now: Clock;
+  /** Audit log: challenges, grants, denials. */
+  readonly log: Logger;
+  /** Brute-force policy; none means codes are never rate limited (tests only). */
+  readonly limiter?: AttemptLimiter;
+  /** Metrics hooks; none by default. */
+  readonly observer?: KnockObserver;
+}
+
 /** The knock state machine: path steps, challenges, TOTP redemption, grants. */
 export class KnockEngine {
   private readonly steps = new Map<string, StepRef>();
   private readonly doorSources = new Map<string, CidrSet>();
   private readonly userSources = new Map<string, CidrSet>();
+  private readonly config: GatewayConfig;
+  private readonly store: KnockStore;
+  private readonly grants: GrantManager;
+  private readonly now: Clock;
+  private readonly log: Logger;
+  private readonly limiter: AttemptLimiter | undefined;
+  private readonly observer: KnockObserver;
 
-  constructor(
-    private readonly config: GatewayConfig,
-    private readonly store: KnockStore,
-    private readonly grants: GrantManager,
-    private readonly now: Clock,
-    private readonly log: Logger,
-    private readonly limiter?: AttemptLimiter,
-    private readonly observer: KnockObserver = {},
-  ) {
+  constructor(deps: KnockEngineDeps) {
+    const { config } = deps;
+    this.config = config;
+    this.store = deps.store;
+    this.grants = deps.grants;
+    this.now = deps.now;
+    this.log = deps.log;
+    this.limiter = deps.limiter;
+    this.observer = deps.observer ?? {};
     for (const door of config.doors) {
       door.sequence.forEach((path, index) =>
         this.steps.set(path, { door, index, last: index === door.sequence.length - 1 }),

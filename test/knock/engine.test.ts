@@ -43,7 +43,14 @@ function setup(start = 1_800_000_000_000) {
   const firewall = new RecordingFirewall();
   const grants = new GrantManager(store, firewall, clock, silentLogger());
   const limiter = new RecordingLimiter();
-  const engine = new KnockEngine(config, store, grants, engineClock, silentLogger(), limiter);
+  const engine = new KnockEngine({
+    config,
+    store,
+    grants,
+    now: engineClock,
+    log: silentLogger(),
+    limiter,
+  });
   /** Walks the ssh door from `ip`; resolves with the challenge token. */
   const walk = async (ip: string): Promise<string> => {
     let token = "";
