@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { KnockEngine, type AttemptLimiter } from "../../src/knock/engine.js";
+import { currentTotp } from "../../src/knock/totp.js";
 import { GrantManager } from "../../src/knock/grants.js";
 import { silentLogger } from "../../src/log.js";
 import { MemoryStore } from "../../src/store/memory.js";
@@ -62,12 +63,19 @@ function setup(start = 1_800_000_000_000) {
     }
     return token;
   };
+  const stepOf = (path: string) => {
+    const step = engine.lookup(path);
+    if (step === undefined) throw new Error(`${path} is not a step`);
+    return step;
+  };
   return {
     engine,
     store,
     limiter,
     firewall,
     walk,
+    stepOf,
+    now: clock,
     reads: () => reads,
     tick: (ms: number) => (time += ms),
   };
@@ -112,5 +120,75 @@ describe("KnockEngine on a MemoryStore with a fake clock", () => {
     });
     expect(result).toEqual({ kind: "denied", reason: "source-not-allowed" });
     expect(t.limiter.calls.some((call) => call.endsWith(" alice"))).toBe(false);
+  });
+
+  it("issues a challenge only for the whole sequence, in order, within sequenceTimeout", async () => {
+    const t = setup();
+    const [first, second, third] = ssh.sequence.map((path) => t.stepOf(path));
+    if (first === undefined || second === undefined || third === undefined)
+      throw new Error("the ssh door has three steps");
+    const ip = "203.0.113.20";
+    expect(await t.engine.step(third, ip)).toEqual({ kind: "decoy" });
+    await t.engine.step(first, ip);
+    expect(await t.engine.step(third, ip)).toEqual({ kind: "decoy" }); // skipped a step: reset
+    await t.engine.step(first, ip);
+    await t.engine.step(second, ip);
+    t.tick(ssh.sequenceTimeoutMs); // the sequence expires sequenceTimeout after its first step
+    expect(await t.engine.step(third, ip)).toEqual({ kind: "decoy" });
+    expect((await t.walk(ip)).length).toBeGreaterThan(20);
+  });
+
+  it("asks the store for a live challenge only on a last step, and forgets it once redeemed or expired", async () => {
+    const t = setup();
+    const ip = "203.0.113.21";
+    const last = t.stepOf(ssh.sequence.at(-1) ?? "");
+    const first = t.stepOf(ssh.sequence[0] ?? "");
+    expect(await t.engine.hasChallenge(last, ip)).toBe(false);
+    const token = await t.walk(ip);
+    expect(await t.engine.hasChallenge(last, ip)).toBe(true);
+    expect(await t.engine.hasChallenge(first, ip)).toBe(false);
+    expect(await t.engine.hasChallenge(last, "203.0.113.22")).toBe(false);
+    const code = await currentTotp(BOB_SECRET, t.now());
+    const granted = await t.engine.redeem(last, ip, { challenge: token, user: "bob", code });
+    expect(granted.kind).toBe("granted");
+    expect(await t.engine.hasChallenge(last, ip)).toBe(false);
+    await t.walk(ip);
+    t.tick(ssh.challengeTimeoutMs);
+    expect(await t.engine.hasChallenge(last, ip)).toBe(false);
+  });
+
+  it("opens the door for a good code at the engine's time, once: the same code again is a replay", async () => {
+    const t = setup();
+    const ip = "203.0.113.23";
+    const last = t.stepOf(ssh.sequence.at(-1) ?? "");
+    const code = await currentTotp(BOB_SECRET, t.now());
+    const result = await t.engine.redeem(last, ip, {
+      challenge: await t.walk(ip),
+      user: "bob",
+      code,
+    });
+    expect(result.kind).toBe("granted");
+    if (result.kind === "granted") expect(result.grant.expiresAt).toBe(t.now() + ssh.openForMs);
+    expect(t.firewall.opened).toHaveLength(ssh.open.length);
+    const again = await t.engine.redeem(last, ip, {
+      challenge: await t.walk(ip),
+      user: "bob",
+      code,
+    });
+    expect(again).toEqual({ kind: "denied", reason: "replay" });
+    expect(t.limiter.calls).toEqual(["check bob", "succeed bob", "check bob", "fail bob"]);
+  });
+
+  it("refuses an expired challenge with the decoy, without counting a failure", async () => {
+    const t = setup();
+    const ip = "203.0.113.24";
+    const token = await t.walk(ip);
+    t.tick(ssh.challengeTimeoutMs);
+    const last = t.stepOf(ssh.sequence.at(-1) ?? "");
+    const code = await currentTotp(BOB_SECRET, t.now());
+    expect(await t.engine.redeem(last, ip, { challenge: token, user: "bob", code })).toEqual({
+      kind: "decoy",
+    });
+    expect(t.limiter.calls).toEqual([]);
   });
 });
