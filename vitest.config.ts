@@ -6,9 +6,9 @@ import { configDefaults, defineConfig } from "vitest/config";
  *   processes) and no timing: `npx vitest run --project unit`, well under a minute.
  * - system: `*.system.test.ts`, which need Redis, root, network namespaces, Chromium or
  *   spawned processes, or assert timing. Files that share nothing (each Redis test has
- *   its own key prefix) run in parallel; those that create network namespaces or load
- *   the machine (the quick benchmark) run one at a time afterwards (`system-serial`),
- *   so they never contend for the xtables lock or the CPU.
+ *   its own key prefix) run in parallel; those that create network namespaces, load the
+ *   machine (the quick benchmark), count Redis's server-wide statistics or time CPU run
+ *   one at a time afterwards (`system-serial`), so nothing skews them.
  */
 const SYSTEM = "test/**/*.system.test.ts";
 const SERIAL = [
@@ -16,6 +16,10 @@ const SERIAL = [
   "test/e2e/**/*.system.test.ts",
   "test/cli/firewall.system.test.ts",
   "test/bench/**/*.system.test.ts",
+  // Counts commands in Redis's server-wide statistics: parallel files would add to them.
+  "test/store/redis-cost.system.test.ts",
+  // Asserts CPU time per request, which parallel files would inflate.
+  "test/defences/scanner.system.test.ts",
 ];
 /** Starts one redis-server per system project unless WEBKNOCK_TEST_REDIS_URL points at one. */
 const REDIS = ["test/support/global-setup.ts"];
