@@ -4,12 +4,15 @@ import type { z } from "zod";
 import { ConfigError } from "../errors.js";
 import { BASE32, configSchema, MIN_SECRET_CHARS, type RawConfig } from "./schema.js";
 import { readAdmin } from "./admin.js";
+import { checkDistinctKeys, resolveRotation } from "../sequence/config.js";
 import type { DoorConfig, GatewayConfig, UserConfig } from "./types.js";
 
 /** What loading needs from the outside world, injectable for tests. */
 export interface ConfigSources {
   readonly env: NodeJS.ProcessEnv;
   readonly readFile: (path: string) => string;
+  /** A file's mode bits (sequence key files must be 0600); defaults to fs.statSync. */
+  readonly fileMode?: (path: string) => number;
 }
 
 const defaultSources: ConfigSources = {
@@ -64,7 +67,17 @@ function build(data: RawConfig, sources: ConfigSources, problems: string[]): Gat
   const owners = new Map<string, string>();
   const doors: DoorConfig[] = [];
   for (const [name, door] of Object.entries(data.doors)) {
-    door.sequence.forEach((path, index) => {
+    const rotation = Array.isArray(door.sequence)
+      ? undefined
+      : resolveRotation(
+          name,
+          door.sequence,
+          { sequenceTimeoutMs: door.sequenceTimeout, challengeTimeoutMs: door.challengeTimeout },
+          sources,
+          problems,
+        );
+    const sequence = Array.isArray(door.sequence) ? door.sequence : [];
+    sequence.forEach((path, index) => {
       const owner = owners.get(path);
       if (owner !== undefined) {
         problems.push(
@@ -83,7 +96,9 @@ function build(data: RawConfig, sources: ConfigSources, problems: string[]): Gat
     const open = dedupe(door.open);
     doors.push({
       name,
-      sequence: door.sequence,
+      sequence,
+      steps: Array.isArray(door.sequence) ? door.sequence.length : door.sequence.steps,
+      ...(rotation === undefined ? {} : { rotation }),
       sequenceTimeoutMs: door.sequenceTimeout,
       challengeTimeoutMs: door.challengeTimeout,
       open,
@@ -92,6 +107,7 @@ function build(data: RawConfig, sources: ConfigSources, problems: string[]): Gat
       sources: door.sources,
     });
   }
+  checkDistinctKeys(doors, problems);
   if (data.firewall.backend === "command" && data.firewall.command === undefined) {
     problems.push(
       'firewall.command: the command backend needs open and close argv templates, such as open: [/usr/local/sbin/allow, "%IP%", "%PROTO%", "%PORT%", "%SECONDS%"]',

@@ -106,22 +106,59 @@ const listenSchema = z.strictObject({
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
 });
 
-const doorSchema = z.strictObject({
-  sequence: z
-    .array(
-      z
-        .string()
-        .max(200, "a knock path may be at most 200 characters")
-        .regex(
-          KNOCK_PATH,
-          "write an absolute path such as /img/a81f3c.png: no query, fragment, '..' or '//'",
-        )
-        .refine((path) => !path.split("/").some((s) => s === "." || s === ".."), {
-          message: "a knock path may not contain '.' or '..' segments",
-        }),
-    )
+/** The static form: the paths themselves, in order. */
+const staticSequence = z
+  .array(
+    z
+      .string()
+      .max(200, "a knock path may be at most 200 characters")
+      .regex(
+        KNOCK_PATH,
+        "write an absolute path such as /img/a81f3c.png: no query, fragment, '..' or '//'",
+      )
+      .refine((path) => !path.split("/").some((s) => s === "." || s === ".."), {
+        message: "a knock path may not contain '.' or '..' segments",
+      }),
+  )
+  .min(1, "a door needs 1 to 16 paths")
+  .max(16, "a door needs 1 to 16 paths");
+
+/** The rotating form: paths derived per window from a key file (src/sequence). */
+const rotatingSequence = z.strictObject({
+  rotate: duration("10m"),
+  steps: z
+    .number({ error: "write the number of paths per knock, from 1 to 16" })
+    .int("write the number of paths per knock, from 1 to 16")
     .min(1, "a door needs 1 to 16 paths")
     .max(16, "a door needs 1 to 16 paths"),
+  keyFile: z.string().min(1, "give the key file, such as /etc/webknock/secrets/api.seqkey"),
+});
+
+/** A list is the static form, an object the rotating one; each reports its own issues. */
+const sequenceSchema = z.unknown().transform((value, ctx) => {
+  if (value === undefined) {
+    ctx.addIssue({ code: "invalid_type", expected: "array", input: value, message: "is required" });
+    return z.NEVER;
+  }
+  if (typeof value !== "object") {
+    ctx.addIssue({
+      code: "custom",
+      message: `got ${JSON.stringify(value)}; write a list of paths such as [/img/a81f3c.png, /s/c9e044.css], or {rotate: 10m, steps: 3, keyFile: FILE} for a rotating door`,
+    });
+    return z.NEVER;
+  }
+  const parsed = Array.isArray(value)
+    ? staticSequence.safeParse(value)
+    : rotatingSequence.safeParse(value);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, input: value } as never);
+    return z.NEVER;
+  }
+  return parsed.data;
+});
+
+const doorSchema = z.strictObject({
+  sequence: sequenceSchema,
   sequenceTimeout: duration("20s").prefault(DEFAULTS.sequenceTimeout),
   challengeTimeout: duration("60s").prefault(DEFAULTS.challengeTimeout),
   open: z.array(portSpec).min(1, "list at least one port to open, such as [tcp/22]"),
@@ -251,4 +288,4 @@ export const configSchema = z.strictObject({
 });
 
 export type RawConfig = z.infer<typeof configSchema>;
-export { BASE32, MIN_SECRET_CHARS };
+export { BASE32, KNOCK_PATH, MIN_SECRET_CHARS };

@@ -5,6 +5,7 @@ import type { Logger } from "../log.js";
 import { CidrSet } from "../net/ip.js";
 import type { AdvanceOutcome, GrantRecord, KnockStore } from "../store/types.js";
 import type { GrantManager } from "./grants.js";
+import { logCollision, StepTable } from "./rotation.js";
 import { isWellFormedCode, TOTP_REPLAY_TTL_MS, verifyTotp } from "./totp.js";
 
 /** Where a path sits in a door's sequence. */
@@ -79,7 +80,7 @@ const DUMMY_SECRET = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 /** The knock state machine: path steps, challenges, TOTP redemption, grants. */
 export class KnockEngine {
-  private readonly steps = new Map<string, StepRef>();
+  private readonly steps: StepTable;
   private readonly doorSources = new Map<string, CidrSet>();
   private readonly userSources = new Map<string, CidrSet>();
 
@@ -92,10 +93,8 @@ export class KnockEngine {
     private readonly limiter?: AttemptLimiter,
     private readonly observer: KnockObserver = {},
   ) {
+    this.steps = new StepTable(config.doors, now, logCollision(log));
     for (const door of config.doors) {
-      door.sequence.forEach((path, index) =>
-        this.steps.set(path, { door, index, last: index === door.sequence.length - 1 }),
-      );
       if (door.sources.length > 0) this.doorSources.set(door.name, new CidrSet(door.sources));
     }
     for (const user of config.users.values()) {
@@ -103,9 +102,9 @@ export class KnockEngine {
     }
   }
 
-  /** The step a path is, if any: one Map lookup, no store access. */
+  /** The step a path is, if any: one Map lookup, no store access (rotating paths included). */
   lookup(path: string): StepRef | undefined {
-    return this.steps.get(path);
+    return this.steps.lookup(path);
   }
 
   /**
@@ -123,7 +122,7 @@ export class KnockEngine {
           door: door.name,
           ip,
           step: index,
-          length: door.sequence.length,
+          length: door.steps,
           sequenceTimeoutMs: door.sequenceTimeoutMs,
           challenge: { token, ttlMs: door.challengeTimeoutMs },
         })
