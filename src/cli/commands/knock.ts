@@ -1,20 +1,31 @@
 import type { Command } from "commander";
-import { knock, KnockError, type KnockFailure, type KnockGrant } from "../../client/knock.js";
+import {
+  knock,
+  KnockError,
+  type KnockFailure,
+  type KnockGrant,
+  type RotatingSequence,
+} from "../../client/knock.js";
 import {
   ClientConfigError,
   defaultClientConfigPath,
   parseSequence,
   readProfile,
   type KnockProfile,
+  type RotationProfile,
 } from "../../client/profiles.js";
 import { parseDuration } from "../../config/duration.js";
 import { BASE32, MIN_SECRET_CHARS } from "../../config/schema.js";
 import { currentTotp } from "../../knock/totp.js";
+import { readKeyFile } from "../../sequence/key.js";
 import { CliUsageError, EXIT, ExitError } from "../config-option.js";
 import type { CliDeps } from "../deps.js";
 
 interface KnockOptions {
   sequence?: string;
+  sequenceKeyFile?: string;
+  rotate?: string;
+  steps?: string;
   user?: string;
   secretFile?: string;
   code?: string;
@@ -42,10 +53,16 @@ export function registerKnockCommands(program: Command, deps: CliDeps): void {
     .description("knock on a gateway: walk the sequence, answer the challenge, print what opened")
     .argument("[url]", "gateway base URL, e.g. https://gw.example.net:8443 or http://[2001:db8::1]")
     .option("-s, --sequence <paths>", "the door's paths in order, comma-separated: /a,/b,/c")
+    .option("--sequence-key-file <file>", "a rotating door's key: compute its current paths")
+    .option("--rotate <duration>", "the rotating door's window, as in the gateway config (10m)")
+    .option("--steps <n>", "the rotating door's number of paths, as in the gateway config")
     .option("-u, --user <name>", "user name")
     .option("--secret-file <file>", "file holding the user's base32 TOTP secret")
     .option("--code <digits>", "a six-digit code from an authenticator app instead of a secret")
-    .option("-p, --profile <name>", "take url, sequence, user and secretFile from a saved profile")
+    .option(
+      "-p, --profile <name>",
+      "take url, sequence (or sequenceKeyFile, rotate, steps), user and secretFile from a profile",
+    )
     .option("--client-config <file>", "profiles file (default: ~/.config/webknock/client.yaml)")
     .option("-k, --insecure", "do not verify the gateway's TLS certificate (self-signed)")
     .option("--timeout <duration>", "per-request timeout", "10s")
@@ -86,15 +103,7 @@ function resolveRequest(url: string | undefined, options: KnockOptions, deps: Cl
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
     throw new CliUsageError(`The gateway URL must start with http:// or https://, got ${base}.`);
 
-  const sequence =
-    options.sequence === undefined ? profile.sequence : parseSequence(options.sequence);
-  if (sequence === undefined || sequence.length === 0)
-    throw new CliUsageError("No sequence: pass --sequence /a,/b,/c or use --profile.");
-  const badPath = sequence.find((path) => !path.startsWith("/") || /[?#\s]/.test(path));
-  if (badPath !== undefined)
-    throw new CliUsageError(
-      `Sequence paths start with / and carry no query, fragment or spaces; got ${JSON.stringify(badPath)}.`,
-    );
+  const sequence = resolveSequence(options, profile, deps);
 
   const user = options.user ?? profile.user;
   if (user === undefined || user === "")
@@ -111,7 +120,63 @@ function resolveRequest(url: string | undefined, options: KnockOptions, deps: Cl
     code: codeSource(options, profile, deps),
     insecure: options.insecure ?? profile.insecure ?? false,
     timeoutMs,
+    now: deps.now,
   };
+}
+
+/** The static paths, or a rotating door's key and schedule (flags first, then the profile). */
+function resolveSequence(
+  options: KnockOptions,
+  profile: KnockProfile,
+  deps: CliDeps,
+): readonly string[] | RotatingSequence {
+  const rotatingFlags = [options.sequenceKeyFile, options.rotate, options.steps];
+  if (options.sequence !== undefined && rotatingFlags.some((flag) => flag !== undefined))
+    throw new CliUsageError(
+      "Give either --sequence (a static door) or --sequence-key-file, --rotate and --steps (a rotating door).",
+    );
+  if (options.sequence === undefined && rotatingFlags.some((flag) => flag !== undefined))
+    return rotatingSequence(rotationFromFlags(options), deps);
+  if (options.sequence === undefined && profile.rotation !== undefined)
+    return rotatingSequence(profile.rotation, deps);
+  const sequence =
+    options.sequence === undefined ? profile.sequence : parseSequence(options.sequence);
+  if (sequence === undefined || sequence.length === 0)
+    throw new CliUsageError(
+      "No sequence: pass --sequence /a,/b,/c (or --sequence-key-file, --rotate and --steps) or use --profile.",
+    );
+  const badPath = sequence.find((path) => !path.startsWith("/") || /[?#\s]/.test(path));
+  if (badPath !== undefined)
+    throw new CliUsageError(
+      `Sequence paths start with / and carry no query, fragment or spaces; got ${JSON.stringify(badPath)}.`,
+    );
+  return sequence;
+}
+
+function rotationFromFlags(options: KnockOptions): RotationProfile {
+  const { sequenceKeyFile, rotate, steps } = options;
+  if (sequenceKeyFile === undefined || rotate === undefined || steps === undefined)
+    throw new CliUsageError(
+      "A rotating door needs --sequence-key-file, --rotate and --steps together, as in the gateway config.",
+    );
+  const rotateMs = parseDuration(rotate);
+  if (rotateMs === undefined)
+    throw new CliUsageError(`--rotate ${rotate} is not a duration such as 10m.`);
+  const count = Number(steps);
+  if (!Number.isInteger(count) || count < 1 || count > 16)
+    throw new CliUsageError(`--steps ${steps}: give a whole number from 1 to 16.`);
+  return { keyFile: sequenceKeyFile, rotateMs, steps: count };
+}
+
+/** Reads the key file now (same rules as the gateway's: 256 bits, mode 0600). */
+function rotatingSequence(rotation: RotationProfile, deps: CliDeps): RotatingSequence {
+  const read = readKeyFile(
+    rotation.keyFile,
+    { readFile: deps.readFile },
+    "a copy of the gateway's key, made with webknock door key",
+  );
+  if ("problem" in read) throw new CliUsageError(`Sequence key file: ${read.problem}.`);
+  return { key: read.key, rotateMs: rotation.rotateMs, steps: rotation.steps };
 }
 
 /** A fixed --code, or the secret file read now and the code computed just before sending. */
