@@ -140,7 +140,7 @@ const sequenceSchema = z.unknown().transform((value, ctx) => {
     ctx.addIssue({ code: "invalid_type", expected: "array", input: value, message: "is required" });
     return z.NEVER;
   }
-  if (typeof value !== "object") {
+  if (typeof value !== "object" || value === null) {
     ctx.addIssue({
       code: "custom",
       message: `got ${JSON.stringify(value)}; write a list of paths such as [/img/a81f3c.png, /s/c9e044.css], or {rotate: 10m, steps: 3, keyFile: FILE} for a rotating door`,

@@ -111,6 +111,7 @@ describe("rotating sequence config", () => {
     expect(problemsOf(config("/a,/b"))[0]).toMatch(
       /^doors\.api\.sequence: got "\/a,\/b"; write a list of paths .* or \{rotate: 10m, steps: 3, keyFile: FILE\}/,
     );
+    expect(problemsOf(config(null))[0]).toMatch(/^doors\.api\.sequence: got null; write a list/);
     expect(problemsOf(config(undefined))).toEqual([
       "doors.api.sequence: is required; see config/webknock.example.yaml",
     ]);
