@@ -119,6 +119,36 @@ describe("webknock door key and sequence show", () => {
     for (const path of paths) expect(later.stdout).not.toContain(path);
   });
 
+  it("shows the same paths from a client profile holding a copy of the key", async () => {
+    const clientConfig = join(dir, "client.yaml");
+    writeFileSync(
+      clientConfig,
+      `profiles:\n  api:\n    url: https://gw.example.net\n    sequenceKeyFile: ${keyFile}\n    rotate: 15m\n    steps: 3\n`,
+    );
+    const fromProfile = await cliAt(NOW, [
+      "sequence",
+      "show",
+      "--profile",
+      "api",
+      "--client-config",
+      clientConfig,
+    ]);
+    expect(fromProfile.stderr).toBe("");
+    const fromGateway = await cliAt(NOW, [
+      "sequence",
+      "show",
+      "api",
+      "-c",
+      configFile,
+      "--url",
+      "https://gw.example.net",
+    ]);
+    expect(fromProfile.stdout).toBe(fromGateway.stdout);
+    const both = await cliAt(NOW, ["sequence", "show", "api", "--profile", "api"]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toBe("webknock: Give either DOOR -c FILE or --profile NAME, not both.\n");
+  });
+
   it("marks a path another door holds, and says how to fix it", async () => {
     const key = Buffer.from(readFileSync(keyFile, "utf8").trim(), "hex");
     const held = windowPaths(key, Math.floor(NOW / 900_000), 3)[1] ?? "";

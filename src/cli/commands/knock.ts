@@ -6,20 +6,13 @@ import {
   type KnockGrant,
   type RotatingSequence,
 } from "../../client/knock.js";
-import {
-  ClientConfigError,
-  defaultClientConfigPath,
-  parseSequence,
-  readProfile,
-  type KnockProfile,
-  type RotationProfile,
-} from "../../client/profiles.js";
+import { parseSequence, type KnockProfile, type RotationProfile } from "../../client/profiles.js";
 import { parseDuration } from "../../config/duration.js";
 import { BASE32, MIN_SECRET_CHARS } from "../../config/schema.js";
 import { currentTotp } from "../../knock/totp.js";
-import { readKeyFile } from "../../sequence/key.js";
 import { CliUsageError, EXIT, ExitError } from "../config-option.js";
 import type { CliDeps } from "../deps.js";
+import { loadProfile, rotatingSequence } from "../client-profile.js";
 
 interface KnockOptions {
   sequence?: string;
@@ -168,17 +161,6 @@ function rotationFromFlags(options: KnockOptions): RotationProfile {
   return { keyFile: sequenceKeyFile, rotateMs, steps: count };
 }
 
-/** Reads the key file now (same rules as the gateway's: 256 bits, mode 0600). */
-function rotatingSequence(rotation: RotationProfile, deps: CliDeps): RotatingSequence {
-  const read = readKeyFile(
-    rotation.keyFile,
-    { readFile: deps.readFile },
-    "a copy of the gateway's key, made with webknock door key",
-  );
-  if ("problem" in read) throw new CliUsageError(`Sequence key file: ${read.problem}.`);
-  return { key: read.key, rotateMs: rotation.rotateMs, steps: rotation.steps };
-}
-
 /** A fixed --code, or the secret file read now and the code computed just before sending. */
 function codeSource(
   options: KnockOptions,
@@ -209,26 +191,6 @@ function codeSource(
       `Secret file ${file} does not hold a base32 secret of at least ${MIN_SECRET_CHARS} characters.`,
     );
   return () => currentTotp(secret, deps.now());
-}
-
-function loadProfile(options: KnockOptions, deps: CliDeps): KnockProfile {
-  const path = options.clientConfig ?? defaultClientConfigPath(deps.env);
-  if (path === undefined)
-    throw new CliUsageError("No client config: pass --client-config FILE (HOME is not set).");
-  let text: string;
-  try {
-    text = deps.readFile(path);
-  } catch (error) {
-    throw new CliUsageError(
-      `Cannot read client config ${path} (${(error as NodeJS.ErrnoException).code ?? "error"}); see docs/usage.md for its format.`,
-    );
-  }
-  try {
-    return readProfile(text, path, options.profile ?? "", deps.env);
-  } catch (error) {
-    if (error instanceof ClientConfigError) throw new CliUsageError(error.message);
-    throw error;
-  }
 }
 
 /** One line for people: what opened, for whom, and until when (UTC and seconds). */
