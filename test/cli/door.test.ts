@@ -17,6 +17,9 @@ describe("webknock door key and sequence show", () => {
   let dir: string;
   let configFile: string;
   let keyFile: string;
+  /** The gateway's view of door api at NOW, as full URLs. */
+  const showApi = () =>
+    cliAt(NOW, ["sequence", "show", "api", "-c", configFile, "--url", "https://gw.example.net/"]);
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "webknock-door-"));
   });
@@ -86,15 +89,7 @@ describe("webknock door key and sequence show", () => {
     const key = Buffer.from(readFileSync(keyFile, "utf8").trim(), "hex");
     const window = Math.floor(NOW / 900_000); // 15m windows: 10:15 to 10:30
     const paths = windowPaths(key, window, 3);
-    const run = await cliAt(NOW, [
-      "sequence",
-      "show",
-      "api",
-      "-c",
-      configFile,
-      "--url",
-      "https://gw.example.net/",
-    ]);
+    const run = await showApi();
     expect(run.stderr).toBe("");
     expect(run.stdout).toBe(
       [
@@ -134,15 +129,7 @@ describe("webknock door key and sequence show", () => {
       clientConfig,
     ]);
     expect(fromProfile.stderr).toBe("");
-    const fromGateway = await cliAt(NOW, [
-      "sequence",
-      "show",
-      "api",
-      "-c",
-      configFile,
-      "--url",
-      "https://gw.example.net",
-    ]);
+    const fromGateway = await showApi();
     expect(fromProfile.stdout).toBe(fromGateway.stdout);
     const both = await cliAt(NOW, ["sequence", "show", "api", "--profile", "api"]);
     expect(both.code).toBe(2);
