@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { DoorConfig } from "../../src/config/types.js";
 import { buildLiveTable, StepTable, type LiveStep } from "../../src/knock/rotation.js";
+import { currentSequence } from "../../src/client/knock.js";
 import { derivePath, windowPaths } from "../../src/sequence/derive.js";
 import { fakeClock, ROTATE_MS, rotatingDoor, staticDoor } from "./rotation-support.js";
 
@@ -150,5 +151,18 @@ describe("rotating step table", () => {
       derivePath(key, W, 2, 1),
     ]);
     expect(windowPaths(key, W, 3, candidate)).toEqual(paths);
+  });
+
+  it("lets the client pick its window 5 s early, so a clock slightly ahead still knocks on an accepted one", () => {
+    const api = rotatingDoor("api");
+    const rotation = { key: api.rotation?.key ?? Buffer.alloc(32), rotateMs: ROTATE_MS, steps: 3 };
+    const boundary = (W + 1) * ROTATE_MS;
+    // The client's clock says 3 s past the boundary; the gateway's may still be before it.
+    expect(currentSequence(rotation, () => boundary + 3000)).toEqual(pathsOf(api, W));
+    const gateway = new StepTable([api], () => boundary - 1000);
+    for (const path of currentSequence(rotation, () => boundary + 3000))
+      expect(gateway.lookup(path)?.door).toBe(api);
+    expect(currentSequence(rotation, () => boundary + 5000)).toEqual(pathsOf(api, W + 1));
+    expect(currentSequence(["/a", "/b"])).toEqual(["/a", "/b"]);
   });
 });
