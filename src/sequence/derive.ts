@@ -84,76 +84,27 @@ export function derivePath(key: Uint8Array, window: number, step: number, attemp
   return renderAssetPath(drawDigest(key, window, step, attempt), window);
 }
 
-/** How one kind of asset is named; `{w}` a word, `{h}` the hex, always right before `.ext`. */
+/** How one kind of asset is named. */
 interface AssetKind {
+  /** `{w}` is a word, `{h}` the hex, always right before the extension (`.min.js` counts as one). */
   readonly pattern: string;
+  /** The words `{w}` is drawn from; empty when the pattern has none. */
   readonly words: readonly string[];
 }
 
-const IMAGE_WORDS = [
-  "logo",
-  "hero",
-  "banner",
-  "avatar",
-  "icon",
-  "sprite",
-  "bg",
-  "thumb",
-  "header",
-  "promo",
-  "cover",
-  "badge",
-  "photo",
-  "preview",
-  "team",
-  "product",
-] as const;
-const SCRIPT_WORDS = [
-  "main",
-  "app",
-  "vendor",
-  "runtime",
-  "index",
-  "chunk",
-  "polyfills",
-  "common",
-  "framework",
-  "bundle",
-  "analytics",
-  "router",
-  "home",
-  "legacy",
-  "shared",
-  "entry",
-] as const;
-const STYLE_WORDS = [
-  "styles",
-  "main",
-  "theme",
-  "app",
-  "layout",
-  "print",
-  "vendor",
-  "base",
-  "grid",
-  "components",
-  "site",
-  "home",
-  "fonts",
-  "critical",
-  "global",
-  "tailwind",
-] as const;
-const FONT_WORDS = [
-  "inter",
-  "roboto",
-  "lato",
-  "opensans",
-  "montserrat",
-  "sourcesans",
-  "firasans",
-  "merriweather",
-] as const;
+/** A word list written as one line. */
+const words = (list: string): readonly string[] => list.split(" ");
+
+const IMAGE_WORDS = words(
+  "logo hero banner avatar icon sprite bg thumb header promo cover badge photo preview team product",
+);
+const SCRIPT_WORDS = words(
+  "main app vendor runtime index chunk polyfills common framework bundle analytics router home legacy shared entry",
+);
+const STYLE_WORDS = words(
+  "styles main theme app layout print vendor base grid components site home fonts critical global tailwind",
+);
+const FONT_WORDS = words("inter roboto lato opensans montserrat sourcesans firasans merriweather");
 
 /**
  * What real sites serve: hashed build outputs (webpack, Vite, CRA, Rails) and uploaded
@@ -187,13 +138,20 @@ const HEX_LENGTHS = [12, 16, 20] as const;
  * its last digit is replaced by the window's parity (see the module comment). Exported for tests.
  */
 export function renderAssetPath(digest: Buffer, window: number): string {
-  const kind = ASSET_KINDS[(digest[0] ?? 0) % ASSET_KINDS.length] ?? ASSET_KINDS[0];
-  const word = kind?.words.length ? (kind.words[(digest[1] ?? 0) % kind.words.length] ?? "") : "";
-  const length = HEX_LENGTHS[(digest[2] ?? 0) % HEX_LENGTHS.length] ?? 16;
+  const kind = pick(ASSET_KINDS, digest[0]);
+  const length = pick(HEX_LENGTHS, digest[2]);
   const hex = digest.subarray(3, 3 + length / 2).toString("hex");
   const last = (parseInt(hex.slice(-1), 16) & ~1) | (window & 1);
   const marked = `${hex.slice(0, -1)}${last.toString(16)}`;
-  return (kind?.pattern ?? "/{h}.png").replace("{w}", word).replace("{h}", marked);
+  const word = kind.words.length > 0 ? pick(kind.words, digest[1]) : "";
+  return kind.pattern.replace("{w}", word).replace("{h}", marked);
+}
+
+/** The entry a digest byte selects (a byte modulo the list's length). */
+function pick<T>(list: readonly T[], byte: number | undefined): T {
+  const item = list[(byte ?? 0) % list.length];
+  if (item === undefined) throw new Error("pick from an empty list");
+  return item;
 }
 
 /**
