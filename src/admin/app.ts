@@ -1,17 +1,15 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import helmet from "helmet";
 import type { Clock } from "../clock.js";
+import { DOOR_NAME } from "../config/names.js";
 import { FirewallError, StoreUnavailableError } from "../errors.js";
 import type { FirewallAdapter } from "../firewall/types.js";
 import type { GrantManager } from "../knock/grants.js";
 import type { Logger } from "../log.js";
-import { normalizeIp } from "../net/ip.js";
+import { canonicalIp } from "../net/ip.js";
 import type { GrantRecord, KnockStore } from "../store/types.js";
 import { requireBearer } from "./auth.js";
 import type { GatewayMetrics } from "./metrics.js";
-
-/** Door names as the config schema allows them. */
-const DOOR_NAME = /^[a-z0-9_-]{1,32}$/;
 
 /** Everything the admin API needs, injected. */
 export interface AdminAppDeps {
@@ -60,7 +58,7 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
 
   app.delete("/grants/:door/:ip", async (req, res) => {
     const door = req.params.door;
-    const ip = normalizeIp(req.params.ip);
+    const ip = canonicalIp(req.params.ip);
     if (!DOOR_NAME.test(door) || ip === undefined) {
       res.status(400).json({
         error: "bad-request",
@@ -94,7 +92,7 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
   });
 
   app.delete("/bans/:ip", async (req, res) => {
-    const ip = normalizeIp(req.params.ip);
+    const ip = canonicalIp(req.params.ip);
     if (ip === undefined) {
       res.status(400).json({
         error: "bad-request",

@@ -36,11 +36,14 @@ export function loadProfile(
 
 /** Reads the key file now (same rules as the gateway's: 256 bits, mode 0600). */
 export function rotatingSequence(rotation: RotationProfile, deps: CliDeps): RotatingSequence {
-  const read = readKeyFile(
+  const problems: string[] = [];
+  const key = readKeyFile(
+    "Sequence key file",
     rotation.keyFile,
-    { readFile: deps.readFile },
-    "a copy of the gateway's key, made with webknock door key",
+    { env: deps.env, readFile: deps.readFile },
+    problems,
+    "webknock door key on the gateway, then copy the key here",
   );
-  if ("problem" in read) throw new CliUsageError(`Sequence key file: ${read.problem}.`);
-  return { key: read.key, rotateMs: rotation.rotateMs, steps: rotation.steps };
+  if (key === undefined) throw new CliUsageError(`${problems.join("; ")}.`);
+  return { key, rotateMs: rotation.rotateMs, steps: rotation.steps };
 }

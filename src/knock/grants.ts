@@ -1,5 +1,8 @@
 import type { DoorConfig } from "../config/types.js";
+import { UnsafeValueError } from "../errors.js";
 import type { FirewallAdapter, FirewallRule } from "../firewall/types.js";
+import { assertRule } from "../firewall/validate.js";
+import { canonicalIp } from "../net/ip.js";
 import type { GrantRecord, KnockStore } from "../store/types.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
@@ -34,6 +37,10 @@ export class GrantManager {
       grantedAt,
       expiresAt: grantedAt + door.openForMs,
     };
+    // Never record a grant the firewall would refuse, nor one under a second spelling of
+    // an address: every entry point hands over net/ip.ts's canonical form.
+    if (canonicalIp(ip) !== ip) throw new UnsafeValueError("IP address in canonical form", ip);
+    for (const rule of rulesOf(grant)) assertRule(rule);
     await this.serial(door.name, ip, async () => {
       // Record first: if the store fails nothing opens; if the firewall fails the record
       // only makes the sweeper close a rule that is not there (idempotent).

@@ -1,7 +1,8 @@
 import { formatDuration } from "../config/duration.js";
 import type { DoorConfig, RotationConfig } from "../config/types.js";
 import { CLIENT_CLOCK_MARGIN_MS } from "./derive.js";
-import { readKeyFile, type KeyFileAccess } from "./key.js";
+import type { ConfigSources } from "../config/sources.js";
+import { readKeyFile } from "./key.js";
 
 /** The rotating form as the schema leaves it (durations already in ms). */
 export interface RawRotation {
@@ -27,7 +28,7 @@ export function resolveRotation(
   door: string,
   raw: RawRotation,
   timeouts: { readonly sequenceTimeoutMs: number; readonly challengeTimeoutMs: number },
-  access: KeyFileAccess,
+  sources: ConfigSources,
   problems: string[],
 ): RotationConfig | undefined {
   const base = `doors.${door}.sequence`;
@@ -39,12 +40,14 @@ export function resolveRotation(
     );
     ok = false;
   }
-  const read = readKeyFile(raw.keyFile, access, `webknock door key ${door} --force`);
-  if ("problem" in read) {
-    problems.push(`${base}.keyFile: ${read.problem}`);
-    return undefined;
-  }
-  return ok ? { rotateMs: raw.rotate, keyFile: raw.keyFile, key: read.key } : undefined;
+  const key = readKeyFile(
+    `${base}.keyFile`,
+    raw.keyFile,
+    sources,
+    problems,
+    `webknock door key ${door} --force`,
+  );
+  return ok && key !== undefined ? { rotateMs: raw.rotate, keyFile: raw.keyFile, key } : undefined;
 }
 
 /**

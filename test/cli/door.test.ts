@@ -6,7 +6,7 @@ import { parse, stringify } from "yaml";
 import { windowPaths } from "../../src/sequence/derive.js";
 import { cli } from "../support/cli.js";
 
-const SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+const SECRET = "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U";
 /** 2026-12-02T10:22:48Z: 2m 48s into a 10-minute window. */
 const NOW = Date.UTC(2026, 11, 2, 10, 22, 48);
 

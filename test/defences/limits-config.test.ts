@@ -7,7 +7,7 @@ const withLimits = (limits?: unknown) => () =>
     {
       firewall: { backend: "log" },
       doors: { ssh: { sequence: ["/a"], open: ["tcp/22"], users: ["alice"] } },
-      users: { alice: { secret: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP" } },
+      users: { alice: { secret: "NB2HI4DTHIXS6ZLYMFWXA3DFFZRW63JPORSXG5DT" } },
       ...(limits === undefined ? {} : { limits }),
     },
     { env: {}, readFile: () => "" },
@@ -37,7 +37,7 @@ describe("limits config", () => {
     expect(withLimits({ scanner: { distinctPaths: 500 } })).toThrow(
       /limits\.scanner\.distinctPaths: .*2 to 64/,
     );
-    expect(withLimits({ maxFailure: 5 })).toThrow(/limits: unknown key\(s\) "maxFailure"/);
+    expect(withLimits({ maxFailure: 5 })).toThrow(/limits: got unknown key\(s\) "maxFailure"/);
   });
 
   it("rounds lockouts up to whole seconds, the rate limiter's unit", () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveConfig } from "../../src/config/load.js";
 import { ConfigError } from "../../src/errors.js";
 
-const SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+const SECRET = "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U";
 const KEY = "a1".repeat(32);
 
 let dir: string;
@@ -66,7 +66,7 @@ describe("rotating sequence config", () => {
   it("refuses a key file other users can read, naming file, mode and fix", () => {
     const file = keyFile("open.seqkey", KEY, 0o644);
     expect(problemsOf(config({ rotate: "10m", steps: 3, keyFile: file }))).toEqual([
-      `doors.api.sequence.keyFile: ${file} is mode 0644, so other users can read the key; run 'chmod 600 ${file}'`,
+      `doors.api.sequence.keyFile: ${file} has mode 0644, so group or others may read the secret; run chmod 600 ${file}`,
     ]);
     const group = keyFile("group.seqkey", KEY, 0o640);
     expect(problemsOf(config({ rotate: "10m", steps: 3, keyFile: group }))[0]).toContain("0640");
@@ -102,18 +102,20 @@ describe("rotating sequence config", () => {
   it("refuses bad steps, unknown keys and a sequence that is neither a list nor the rotating form", () => {
     const file = keyFile("s.seqkey", KEY);
     expect(problemsOf(config({ rotate: "10m", steps: 17, keyFile: file }))).toEqual([
-      "doors.api.sequence.steps: a door needs 1 to 16 paths",
+      "doors.api.sequence.steps: got 17; write the number of paths per knock, from 1 to 16",
     ]);
     expect(problemsOf(config({ rotate: "10m", steps: 3, keyfile: file }))).toEqual([
-      "doors.api.sequence.keyFile: is required; see config/webknock.example.yaml",
-      'doors.api.sequence: unknown key(s) "keyfile"; check the spelling against config/webknock.example.yaml',
+      "doors.api.sequence.keyFile: is required; write the path of the key file, such as /etc/webknock/secrets/api.seqkey",
+      'doors.api.sequence: got unknown key(s) "keyfile"; check the spelling against config/webknock.example.yaml',
     ]);
     expect(problemsOf(config("/a,/b"))[0]).toMatch(
-      /^doors\.api\.sequence: got "\/a,\/b"; write a list of paths .* or \{rotate: 10m, steps: 3, keyFile: FILE\}/,
+      /^doors\.api\.sequence: got "\/a,\/b"; list 1 to 16 paths .* or \{rotate: 10m, steps: 3, keyFile: FILE\} for a rotating door$/,
     );
-    expect(problemsOf(config(null))[0]).toMatch(/^doors\.api\.sequence: got null; write a list/);
+    expect(problemsOf(config(null))[0]).toMatch(
+      /^doors\.api\.sequence: got null; list 1 to 16 paths/,
+    );
     expect(problemsOf(config(undefined))).toEqual([
-      "doors.api.sequence: is required; see config/webknock.example.yaml",
+      "doors.api.sequence: is required; list 1 to 16 paths such as [/img/a81f3c.png, /p/b7d2e4], or {rotate: 10m, steps: 3, keyFile: FILE} for a rotating door",
     ]);
   });
 

@@ -201,7 +201,7 @@ describe("rotating door over HTTP", () => {
       const open = await cli(["knock", "--profile", "api", "--client-config", clientConfig]);
       expect(open.code).toBe(2);
       expect(open.stderr).toBe(
-        `webknock: Sequence key file: ${clientKey} is mode 0644, so other users can read the key; run 'chmod 600 ${clientKey}'.\n`,
+        `webknock: Sequence key file: ${clientKey} has mode 0644, so group or others may read the secret; run chmod 600 ${clientKey}.\n`,
       );
     } finally {
       await server.close();
