@@ -7,7 +7,8 @@ import type { FirewallAdapter } from "../firewall/types.js";
 import type { GrantManager } from "../knock/grants.js";
 import type { Logger } from "../log.js";
 import { canonicalIp } from "../net/ip.js";
-import type { GrantRecord, KnockStore } from "../store/types.js";
+import { BAN_PAGE_MAX, type GrantRecord, type KnockStore } from "../store/types.js";
+import { encodeCursor, readBanPage } from "./ban-query.js";
 import { requireBearer } from "./auth.js";
 import type { GatewayMetrics } from "./metrics.js";
 
@@ -78,9 +79,17 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
     res.json({ revoked: grantView(revoked, now()) });
   });
 
-  app.get("/bans", async (_req, res) => {
+  app.get("/bans", async (req, res) => {
+    const page = readBanPage(req.originalUrl);
+    if (page === undefined) {
+      res.status(400).json({
+        error: "bad-request",
+        message: `Write GET /bans?limit=N&cursor=C with N from 1 to ${BAN_PAGE_MAX} and C the nextCursor of the previous page.`,
+      });
+      return;
+    }
     const at = now();
-    const bans = await store.listBans();
+    const { bans, next } = await store.listBans(page);
     res.json({
       bans: bans.map((ban) => ({
         ip: ban.ip,
@@ -88,6 +97,7 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
         remainingSeconds: Math.max(0, Math.ceil((ban.until - at) / 1000)),
         reason: ban.reason,
       })),
+      nextCursor: next === undefined ? null : encodeCursor(next),
     });
   });
 
@@ -96,7 +106,8 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
     if (ip === undefined) {
       res.status(400).json({
         error: "bad-request",
-        message: "Write DELETE /bans/IP with an IPv4 or IPv6 address.",
+        message:
+          "Write DELETE /bans/IP with an IPv4 or IPv6 address; a ban on its prefix is lifted too.",
       });
       return;
     }

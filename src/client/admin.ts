@@ -98,9 +98,25 @@ export class AdminClient {
     return ((await this.call("DELETE", path)) as { revoked: AdminGrant }).revoked;
   }
 
-  /** Bans in force, soonest lift first. */
-  async listBans(): Promise<AdminBan[]> {
-    return ((await this.call("GET", "/bans")) as { bans: AdminBan[] }).bans;
+  /**
+   * Bans in force, soonest lift first: follows the API's pages (200 bans, about 26 KB,
+   * within the client's 64 KB answer limit), at most `maxPages` of them, so a huge ban
+   * list cannot make the CLI run unbounded.
+   */
+  async listBans(maxPages = 500): Promise<AdminBan[]> {
+    const bans: AdminBan[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < maxPages; page++) {
+      const query: string = cursor === null ? "" : `&cursor=${encodeURIComponent(cursor)}`;
+      const body = (await this.call("GET", `/bans?limit=200${query}`)) as {
+        bans: AdminBan[];
+        nextCursor?: string | null;
+      };
+      bans.push(...body.bans);
+      cursor = body.nextCursor ?? null;
+      if (cursor === null) break;
+    }
+    return bans;
   }
 
   /** Lifts a ban; rejects with `not-found` when the IP is not banned. */

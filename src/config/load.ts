@@ -126,6 +126,8 @@ function build(
       lockoutMs: Math.max(1000, Math.ceil(limits.lockout / 1000) * 1000),
       maxLockoutMs: Math.max(1000, Math.ceil(limits.maxLockout / 1000) * 1000),
       lockoutMemoryMs: limits.lockoutMemory,
+      ipv4Prefix: limits.ipv4Prefix,
+      ipv6Prefix: limits.ipv6Prefix,
       scanner: {
         distinctPaths: limits.scanner.distinctPaths,
         windowMs: limits.scanner.window,

@@ -1,3 +1,4 @@
+import { DEFAULT_PREFIX_LENGTHS } from "../net/prefix.js";
 import { z } from "zod";
 import { DEFAULTS } from "./defaults.js";
 import { cidrList, duration, intIn, port, portSpec, text } from "./fields.js";
@@ -122,6 +123,20 @@ const limitsSchema = z.strictObject({
   lockout: duration("1m").prefault(DEFAULTS.lockout),
   maxLockout: duration("1h").prefault(DEFAULTS.maxLockout),
   lockoutMemory: duration("24h").prefault(DEFAULTS.lockoutMemory),
+  // One client = one address of this prefix: limits, bans and scanner counts are kept
+  // per IPv4 /ipv4Prefix and IPv6 /ipv6Prefix network (see src/net/prefix.ts).
+  ipv4Prefix: z
+    .number()
+    .int()
+    .min(8, "write a prefix length from 8 to 32; 32 counts each address on its own")
+    .max(32, "write a prefix length from 8 to 32; 32 counts each address on its own")
+    .default(DEFAULT_PREFIX_LENGTHS.ipv4Prefix),
+  ipv6Prefix: z
+    .number()
+    .int()
+    .min(16, "write a prefix length from 16 to 128; 64 (one end site) is usual")
+    .max(128, "write a prefix length from 16 to 128; 64 (one end site) is usual")
+    .default(DEFAULT_PREFIX_LENGTHS.ipv6Prefix),
   scanner: z
     .strictObject({
       distinctPaths: intIn(

@@ -1,3 +1,5 @@
+import type { PrefixLengths } from "../net/prefix.js";
+
 /** Transport protocol of a protected port. */
 export type Proto = "tcp" | "udp";
 
@@ -83,8 +85,11 @@ export type FirewallConfig =
   | (FirewallCommon & { readonly backend: Exclude<FirewallBackend, "command"> })
   | (FirewallCommon & { readonly backend: "command"; readonly command: CommandTemplatesConfig });
 
-/** Brute-force and scanner defences (src/defences); every duration in milliseconds. */
-export interface LimitsConfig {
+/**
+ * Brute-force and scanner defences (src/defences); every duration in milliseconds.
+ * Limits, bans and scanner counts are kept per client prefix (PrefixLengths).
+ */
+export interface LimitsConfig extends PrefixLengths {
   /** Consecutive failed codes before the user (on every IP) or the IP is locked out. */
   readonly maxFailures: number;
   /** Failures are forgotten this long after the first one. */

@@ -3,7 +3,7 @@ import { UnsafeValueError } from "../errors.js";
 import type { FirewallAdapter, FirewallRule } from "../firewall/types.js";
 import { assertRule } from "../firewall/validate.js";
 import { canonicalIp } from "../net/ip.js";
-import type { GrantRecord, KnockStore } from "../store/types.js";
+import { grantId, type GrantRecord, type KnockStore } from "../store/types.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 
@@ -46,7 +46,7 @@ export class GrantManager {
       // only makes the sweeper close a rule that is not there (idempotent).
       await this.store.putGrant(grant);
       for (const rule of rulesOf(grant)) await this.firewall.open(rule);
-      this.latestExpiry.set(`${door.name} ${ip}`, grant.expiresAt);
+      this.latestExpiry.set(grantId(door.name, ip), grant.expiresAt);
     });
     return grant;
   }
@@ -62,7 +62,7 @@ export class GrantManager {
           "grant revoked",
         );
       }
-      this.latestExpiry.delete(`${doorName} ${ip}`);
+      this.latestExpiry.delete(grantId(doorName, ip));
       return grant;
     });
   }
@@ -72,7 +72,7 @@ export class GrantManager {
     const expired = await this.store.takeExpiredGrants(this.now());
     for (const grant of expired) {
       await this.serial(grant.door, grant.ip, async () => {
-        const key = `${grant.door} ${grant.ip}`;
+        const key = grantId(grant.door, grant.ip);
         // A re-knock that ran while this grant waited its turn refreshed it: keep it open.
         if ((this.latestExpiry.get(key) ?? 0) > grant.expiresAt) return;
         this.latestExpiry.delete(key);
@@ -131,7 +131,7 @@ export class GrantManager {
   }
 
   private serial<T>(door: string, ip: string, task: () => Promise<T>): Promise<T> {
-    const key = `${door} ${ip}`;
+    const key = grantId(door, ip);
     const previous = this.queues.get(key) ?? Promise.resolve();
     const run = previous.then(task, task);
     const tail = run.catch(() => undefined);

@@ -21,6 +21,8 @@ describe("limits config", () => {
       lockoutMs: 60_000,
       maxLockoutMs: 3_600_000,
       lockoutMemoryMs: 24 * 3_600_000,
+      ipv4Prefix: 32,
+      ipv6Prefix: 64,
       scanner: { distinctPaths: 20, windowMs: 10_000, banMs: 3_600_000, trackedIps: 10_000 },
     });
     expect(withLimits({ scanner: { ban: "5m" } })().limits.scanner.banMs).toBe(300_000);
@@ -37,6 +39,12 @@ describe("limits config", () => {
     expect(withLimits({ scanner: { distinctPaths: 500 } })).toThrow(
       /limits\.scanner\.distinctPaths: .*2 to 64/,
     );
+    expect(withLimits({ ipv6Prefix: 129 })).toThrow(/limits\.ipv6Prefix: .*16 to 128/);
+    expect(withLimits({ ipv4Prefix: 4 })).toThrow(/limits\.ipv4Prefix: .*8 to 32/);
+    expect(withLimits({ ipv4Prefix: 24, ipv6Prefix: 56 })().limits).toMatchObject({
+      ipv4Prefix: 24,
+      ipv6Prefix: 56,
+    });
     expect(withLimits({ maxFailure: 5 })).toThrow(/limits: got unknown key\(s\) "maxFailure"/);
   });
 
