@@ -3,8 +3,10 @@ import { ConfigError, WebknockError } from "../errors.js";
 import { registerAdminCommands } from "./commands/admin.js";
 import { registerConfigCommands } from "./commands/config.js";
 import { registerDemoCommands } from "./commands/demo.js";
+import { registerDoorCommands } from "./commands/door.js";
 import { registerFirewallCommands } from "./commands/firewall.js";
 import { registerKnockCommands } from "./commands/knock.js";
+import { registerSequenceCommands } from "./commands/sequence.js";
 import { registerServeCommands } from "./commands/serve.js";
 import { registerUserCommands } from "./commands/user.js";
 import { CliUsageError, EXIT, ExitError } from "./config-option.js";
@@ -18,6 +20,8 @@ const COMMAND_GROUPS: readonly ((program: Command, deps: CliDeps) => void)[] = [
   registerFirewallCommands,
   registerKnockCommands,
   registerUserCommands,
+  registerDoorCommands,
+  registerSequenceCommands,
   registerAdminCommands,
 ];
 

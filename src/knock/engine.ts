@@ -5,6 +5,7 @@ import type { Logger } from "../log.js";
 import { CidrSet } from "../net/ip.js";
 import type { AdvanceOutcome, GrantRecord, KnockStore } from "../store/types.js";
 import type { GrantManager } from "./grants.js";
+import { logCollision, StepTable } from "./rotation.js";
 import { isWellFormedCode, TOTP_REPLAY_TTL_MS, verifyTotp } from "./totp.js";
 
 /** Where a path sits in a door's sequence. */
@@ -99,7 +100,7 @@ export interface KnockEngineDeps {
 
 /** The knock state machine: path steps, challenges, TOTP redemption, grants. */
 export class KnockEngine {
-  private readonly steps = new Map<string, StepRef>();
+  private readonly steps: StepTable;
   private readonly doorSources = new Map<string, CidrSet>();
   private readonly userSources = new Map<string, CidrSet>();
   private readonly config: GatewayConfig;
@@ -119,10 +120,8 @@ export class KnockEngine {
     this.log = deps.log;
     this.limiter = deps.limiter;
     this.observer = deps.observer ?? {};
+    this.steps = new StepTable(config.doors, deps.now, logCollision(deps.log));
     for (const door of config.doors) {
-      door.sequence.forEach((path, index) =>
-        this.steps.set(path, { door, index, last: index === door.sequence.length - 1 }),
-      );
       if (door.sources.length > 0) this.doorSources.set(door.name, new CidrSet(door.sources));
     }
     for (const user of config.users.values()) {
@@ -130,9 +129,9 @@ export class KnockEngine {
     }
   }
 
-  /** The step a path is, if any: one Map lookup, no store access. */
+  /** The step a path is, if any: one Map lookup, no store access (rotating paths included). */
   lookup(path: string): StepRef | undefined {
-    return this.steps.get(path);
+    return this.steps.lookup(path);
   }
 
   /**
@@ -150,7 +149,7 @@ export class KnockEngine {
           door: door.name,
           ip,
           step: index,
-          length: door.sequence.length,
+          length: door.steps,
           sequenceTimeoutMs: door.sequenceTimeoutMs,
           challenge: { token, ttlMs: door.challengeTimeoutMs },
         })

@@ -31,7 +31,6 @@ export class MemoryStore implements KnockStore {
   readonly kind = "memory" as const;
   private readonly progress = new Map<string, Expiring<number>>();
   private readonly challenges = new Map<string, Expiring<string>>();
-  /** "door ip" to the latest challenge token issued there (hasChallenge). */
   private readonly totpSteps = new Map<string, Expiring<number>>();
   private readonly grants = new Map<string, GrantRecord>();
   private readonly bans = new Map<string, Expiring<string>>();
