@@ -3,10 +3,10 @@
  * generator does not share its event loop. Usage: server-child.ts KIND PORT [REDIS_URL].
  * Prints "READY <url>" once listening; exits on SIGTERM.
  */
-import { createServer, type RequestListener } from "node:http";
+import { createServer, type RequestListener, type ServerResponse } from "node:http";
 import express from "express";
 import { createGateway } from "../src/gateway.js";
-import { createDecoy } from "../src/http/decoy.js";
+import { PAGES, pageHeaders } from "../src/stealth/nginx-pages.js";
 import { silentLogger } from "../src/log.js";
 import { systemClock } from "../src/clock.js";
 import { createRedisClient } from "../src/store/redis.js";
@@ -31,14 +31,19 @@ const BODY = Buffer.from(
 );
 const RAW_HEADERS = { "content-type": "text/html", "content-length": String(BODY.length) };
 
-/** The very bytes webknock's decoy sends, written by a bare handler with no routing at all. */
-function rawDecoy(): RequestListener {
-  const decoy = createDecoy();
-  return (_req, res) => {
-    res.writeHead(404, decoy.headers);
-    res.end(decoy.body);
-  };
+/**
+ * The very bytes webknock's decoy sends (nginx's 404: Server, Date, Content-Type,
+ * Content-Length, Connection), written by a bare handler with no routing at all.
+ */
+function writeDecoy(res: ServerResponse): void {
+  res.sendDate = false;
+  res.writeHead(404, "Not Found", pageHeaders(PAGES.notFound, true));
+  res.end(PAGES.notFound.body);
 }
+
+const rawDecoy: RequestListener = (_req, res) => {
+  writeDecoy(res);
+};
 
 const raw404: RequestListener = (_req, res) => {
   res.writeHead(404, RAW_HEADERS);
@@ -73,9 +78,6 @@ function rawRedis(url: string, answer: "decoy" | "minimal"): RequestListener {
   const client = createRedisClient(url);
   client.defineCommand("wkAdvance", { numberOfKeys: 3, lua: ADVANCE_SCRIPT });
   const redis = client as unknown as AdvanceClient;
-  const decoy = createDecoy();
-  const headers = answer === "decoy" ? decoy.headers : RAW_HEADERS;
-  const body = answer === "decoy" ? decoy.body : BODY;
   return (req, res) => {
     const ip = req.socket.remoteAddress ?? "";
     redis
@@ -91,8 +93,12 @@ function rawRedis(url: string, answer: "decoy" | "minimal"): RequestListener {
       )
       .then(
         () => {
-          res.writeHead(404, headers);
-          res.end(body);
+          if (answer === "decoy") {
+            writeDecoy(res);
+            return;
+          }
+          res.writeHead(404, RAW_HEADERS);
+          res.end(BODY);
         },
         () => {
           res.writeHead(503);
@@ -124,7 +130,7 @@ async function main(): Promise<void> {
       kind === "raw-404"
         ? raw404
         : kind === "raw-decoy"
-          ? rawDecoy()
+          ? rawDecoy
           : kind === "express-404"
             ? express404()
             : rawRedis(redisUrl ?? "", kind === "raw-redis" ? "decoy" : "minimal");

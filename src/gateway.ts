@@ -14,6 +14,7 @@ import { createDefences } from "./defences/index.js";
 import { createClientIpResolver } from "./http/client-ip.js";
 import { createDecoy } from "./http/decoy.js";
 import { createEdgeHandler } from "./http/edge.js";
+import { createStranger, type Stranger } from "./stealth/stranger.js";
 import { createKnockApp } from "./http/knock-app.js";
 import { withStepFastPath } from "./http/step-fast-path.js";
 import { Views } from "./http/views.js";
@@ -41,6 +42,8 @@ export interface Gateway {
   readonly grants: GrantManager;
   readonly store: KnockStore;
   readonly firewall: FirewallAdapter;
+  /** What strangers see; a server built around `handler` must be `stranger.attach`ed. */
+  readonly stranger: Stranger;
   /** Prometheus metrics; present when the admin API is configured. */
   readonly metrics: GatewayMetrics | undefined;
   /** The admin API's URL once started; undefined when it is not configured. */
@@ -88,12 +91,13 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       ? createAdminServer(config.admin, { store, grants, firewall, metrics, now, log })
       : undefined;
   let adminUrl: string | undefined;
-  const decoy = createDecoy();
+  const stranger = createStranger(config.server);
+  const decoy = createDecoy(stranger);
   const knockApp = withStepFastPath(
     createKnockApp({ engine, decoy, views: new Views(), clientIp, log }),
     { engine, decoy, clientIp },
   );
-  const handler = createEdgeHandler(engine, knockApp, decoy, defences.onUnknownPath);
+  const handler = createEdgeHandler(engine, knockApp, stranger, defences.onUnknownPath);
   const servers: Server[] = [];
 
   return {
@@ -102,6 +106,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     grants,
     store,
     firewall,
+    stranger,
     metrics,
     get adminUrl() {
       return adminUrl;
@@ -119,7 +124,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       await grants.start(config.firewall.sweepIntervalMs);
       const urls: string[] = [];
       for (const listen of config.server.listen) {
-        const server = createListener(listen, handler);
+        const server = createListener(listen, handler, stranger);
         servers.push(server);
         await new Promise<void>((resolve, reject) => {
           server.once("error", reject);
@@ -153,6 +158,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       await admin?.stop();
       await grants.stop();
       await store.close();
+      await stranger.close();
       defences.close();
     },
   };
@@ -163,26 +169,27 @@ function createStore(config: GatewayConfig, now: Clock): KnockStore {
   return new RedisStore(createRedisClient(config.store.redis), config.store.keyPrefix, now);
 }
 
-/** Hard limits that keep slow or oversized requests from tying up the gateway. */
-const SERVER_LIMITS = {
-  maxHeaderSize: 8 * 1024,
-  headersTimeout: 10_000,
-  requestTimeout: 15_000,
-  keepAliveTimeout: 5_000,
-} as const;
-
+/**
+ * One listener. Its limits and timeouts are the stranger's (nginx's, so they look like
+ * nginx's from outside), and the stranger answers what Node would otherwise answer itself.
+ */
 function createListener(
   listen: ListenConfig,
   handler: ReturnType<typeof createEdgeHandler>,
+  stranger: Stranger,
 ): Server {
-  if (listen.tls === undefined) return createHttpServer(SERVER_LIMITS, handler);
-  return createHttpsServer(
-    {
-      ...SERVER_LIMITS,
-      cert: readFileSync(listen.tls.cert),
-      key: readFileSync(listen.tls.key),
-      minVersion: "TLSv1.2",
-    },
-    handler,
-  );
+  const server =
+    listen.tls === undefined
+      ? createHttpServer(stranger.serverOptions, handler)
+      : createHttpsServer(
+          {
+            ...stranger.serverOptions,
+            cert: readFileSync(listen.tls.cert),
+            key: readFileSync(listen.tls.key),
+            minVersion: "TLSv1.2",
+          },
+          handler,
+        );
+  stranger.attach(server);
+  return server;
 }

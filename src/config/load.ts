@@ -104,7 +104,11 @@ function build(data: RawConfig, sources: ConfigSources, problems: string[]): Gat
     );
   }
   return {
-    server: { listen: data.server.listen, trustProxy: data.server.trustProxy },
+    server: {
+      listen: data.server.listen,
+      trustProxy: data.server.trustProxy,
+      decoy: data.server.decoy,
+    },
     store: { redis: data.store.redis, keyPrefix: data.store.keyPrefix },
     firewall: {
       backend: data.firewall.backend,

@@ -214,6 +214,13 @@ export const configSchema = z.strictObject({
   server: z
     .strictObject({
       listen: z.array(listenSchema).min(1).default(DEFAULTS.listen),
+      /** What a request that is not a knock sees: nginx's answers, or a real site behind. */
+      decoy: z
+        .enum(["nginx"], {
+          error: (issue) =>
+            `got ${JSON.stringify(issue.input)}; write nginx (answer as Debian's nginx)`,
+        })
+        .default("nginx"),
       trustProxy: z
         .unknown()
         .default([])
@@ -227,7 +234,7 @@ export const configSchema = z.strictObject({
         })
         .pipe(cidrList),
     })
-    .default({ listen: DEFAULTS.listen, trustProxy: [] }),
+    .default({ listen: DEFAULTS.listen, decoy: "nginx", trustProxy: [] }),
   store: z
     .strictObject({
       redis: z

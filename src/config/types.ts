@@ -96,6 +96,8 @@ export interface GatewayConfig {
     readonly listen: readonly ListenConfig[];
     /** CIDRs or keywords (loopback, private, linklocal) whose X-Forwarded-For is believed. */
     readonly trustProxy: readonly string[];
+    /** What a request that is not a knock sees: nginx's answers. */
+    readonly decoy: "nginx";
   };
   readonly store: {
     /** Redis URL; undefined selects the embedded in-memory store. */
