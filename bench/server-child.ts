@@ -1,6 +1,6 @@
 /**
  * One server under load, in its own process so it gets a core of its own and the load
- * generator does not share its event loop. Usage: server-child.ts KIND PORT [REDIS_URL].
+ * generator does not share its event loop. Usage: server-child.ts KIND PORT [REDIS_URL, or the site's URL for webknock-upstream].
  * Prints "READY <url>" once listening; exits on SIGTERM.
  */
 import { createServer, type RequestListener, type ServerResponse } from "node:http";
@@ -22,6 +22,8 @@ export const SERVER_KINDS = [
   "raw-redis",
   "raw-redis-404",
   "webknock-flood",
+  "site",
+  "webknock-upstream",
 ] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
 
@@ -43,6 +45,15 @@ function writeDecoy(res: ServerResponse): void {
 
 const rawDecoy: RequestListener = (_req, res) => {
   writeDecoy(res);
+};
+
+/** The page the upstream-proxy section fetches: a small site's HTML, 1 KiB. */
+const SITE_PAGE = Buffer.from(`<!doctype html><title>Hello</title><p>${"x".repeat(990)}</p>\n`);
+
+/** A plain website for the proxy to stand in front of. */
+const site: RequestListener = (_req, res) => {
+  res.writeHead(200, { "Content-Type": "text/html", "Content-Length": SITE_PAGE.length });
+  res.end(SITE_PAGE);
 };
 
 const raw404: RequestListener = (_req, res) => {
@@ -116,7 +127,12 @@ async function main(): Promise<void> {
     throw new Error(`usage: server-child.ts (${SERVER_KINDS.join("|")}) PORT [REDIS_URL]`);
   }
   let url: string;
-  if (kind === "webknock" || kind === "webknock-flood") {
+  if (kind === "webknock-upstream") {
+    // The third argument is the site's URL here, not Redis's (memory store).
+    const config = benchConfig({ port, upstream: redisUrl ?? "" });
+    const gateway = createGateway(config, { log: silentLogger(), now: systemClock });
+    url = (await gateway.start())[0] ?? "";
+  } else if (kind === "webknock" || kind === "webknock-flood") {
     const config = benchConfig({
       port,
       ...(redisUrl === undefined ? {} : { redisUrl, keyPrefix: `wkb-${kind}:` }),
@@ -129,11 +145,13 @@ async function main(): Promise<void> {
     const handler =
       kind === "raw-404"
         ? raw404
-        : kind === "raw-decoy"
-          ? rawDecoy
-          : kind === "express-404"
-            ? express404()
-            : rawRedis(redisUrl ?? "", kind === "raw-redis" ? "decoy" : "minimal");
+        : kind === "site"
+          ? site
+          : kind === "raw-decoy"
+            ? rawDecoy
+            : kind === "express-404"
+              ? express404()
+              : rawRedis(redisUrl ?? "", kind === "raw-redis" ? "decoy" : "minimal");
     const server = createServer(handler);
     await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
     url = `http://127.0.0.1:${port}`;

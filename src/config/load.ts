@@ -108,6 +108,7 @@ function build(data: RawConfig, sources: ConfigSources, problems: string[]): Gat
       listen: data.server.listen,
       trustProxy: data.server.trustProxy,
       decoy: data.server.decoy,
+      ...(data.server.upstream === undefined ? {} : { upstream: data.server.upstream }),
     },
     store: { redis: data.store.redis, keyPrefix: data.store.keyPrefix },
     firewall: {

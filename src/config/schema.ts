@@ -216,11 +216,16 @@ export const configSchema = z.strictObject({
       listen: z.array(listenSchema).min(1).default(DEFAULTS.listen),
       /** What a request that is not a knock sees: nginx's answers, or a real site behind. */
       decoy: z
-        .enum(["nginx"], {
+        .enum(["nginx", "upstream"], {
           error: (issue) =>
-            `got ${JSON.stringify(issue.input)}; write nginx (answer as Debian's nginx)`,
+            `got ${JSON.stringify(issue.input)}; write nginx (answer as Debian's nginx) or upstream (proxy to server.upstream)`,
         })
         .default("nginx"),
+      /** The site strangers see when `decoy: upstream`, such as http://127.0.0.1:8081. */
+      upstream: z
+        .string()
+        .regex(/^https?:\/\/[^/\s]+(\/\S*)?$/, "write a URL such as http://127.0.0.1:8081")
+        .optional(),
       trustProxy: z
         .unknown()
         .default([])
@@ -233,6 +238,16 @@ export const configSchema = z.strictObject({
           }
         })
         .pipe(cidrList),
+    })
+    .superRefine((server, ctx) => {
+      if (server.decoy === "upstream" && server.upstream === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["upstream"],
+          message:
+            "decoy: upstream needs the site to proxy to; set server.upstream such as http://127.0.0.1:8081, or use decoy: nginx",
+        });
+      }
     })
     .default({ listen: DEFAULTS.listen, decoy: "nginx", trustProxy: [] }),
   store: z

@@ -33,6 +33,12 @@ export interface NginxProfile {
    * would route it. Synchronous and allocation-free for a well-formed request.
    */
   readonly refuse: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /**
+   * For the upstream profile, which passes anything it can frame: answers only what a
+   * proxy cannot forward (HTTP/2+ on this port: 505; a Transfer-Encoding other than
+   * chunked: 501) as nginx would, and returns true.
+   */
+  readonly refuseUnframeable: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** Sends nginx's 404 for this request, keep-alive as nginx decides. */
   readonly notFound: (res: ServerResponse) => void;
   /** Sends one of nginx's pages through Node's response (502 and 504 for the proxy). */
@@ -91,14 +97,16 @@ export function createNginxProfile(): NginxProfile {
 
   return {
     refuse(req, res) {
-      const verdict = judge({
-        method: req.method ?? "",
-        target: req.url ?? "",
-        major: req.httpVersionMajor,
-        minor: req.httpVersionMinor,
-        rawHeaders: req.rawHeaders,
-      });
+      const verdict = judgeRequest(req);
       if (verdict === undefined) return false;
+      answer(req, res, verdict);
+      return true;
+    },
+    refuseUnframeable(req, res) {
+      const verdict = judgeRequest(req);
+      if (verdict === undefined) return false;
+      const { page } = verdict;
+      if (page !== PAGES.versionNotSupported && page !== PAGES.notImplemented) return false;
       answer(req, res, verdict);
       return true;
     },
@@ -183,5 +191,15 @@ function linger(req: IncomingMessage, socket: Duplex): void {
   socket.once("close", () => {
     clearTimeout(quiet);
     clearTimeout(cap);
+  });
+}
+
+function judgeRequest(req: IncomingMessage): Verdict | undefined {
+  return judge({
+    method: req.method ?? "",
+    target: req.url ?? "",
+    major: req.httpVersionMajor,
+    minor: req.httpVersionMinor,
+    rawHeaders: req.rawHeaders,
   });
 }

@@ -2,13 +2,16 @@ import type { IncomingMessage, Server, ServerOptions, ServerResponse } from "nod
 import type { Duplex } from "node:stream";
 import { createNginxProfile, NGINX_SERVER_OPTIONS } from "./nginx.js";
 import { PAGES, pageBytes } from "./nginx-pages.js";
+import { createUpstreamProxy, UPSTREAM_TIMEOUTS, type UpstreamTimeouts } from "./upstream.js";
 
 /** `server.decoy`: what a request that is not a knock sees. */
-export type DecoyProfile = "nginx";
+export type DecoyProfile = "nginx" | "upstream";
 
 /** The settings the stranger module reads (`server.decoy`, `server.upstream`). */
 export interface StrangerConfig {
   readonly decoy: DecoyProfile;
+  /** The smoke-screen site; required when `decoy` is `upstream`. */
+  readonly upstream?: string;
 }
 
 /**
@@ -26,7 +29,7 @@ export interface Stranger {
   refuse(req: IncomingMessage, res: ServerResponse): boolean;
   /**
    * Answers a routed request that is not a knock, and a knock step that must not show
-   * it is one: nginx's 404. Never throws.
+   * it is one: nginx's 404, or the upstream site's answer. Never throws.
    */
   answer(req: IncomingMessage, res: ServerResponse): void;
   /** The server's `clientError` event: nginx's bytes for what Node's parser refused. */
@@ -35,22 +38,39 @@ export interface Stranger {
   readonly serverOptions: ServerOptions;
   /**
    * Hooks the server events that would otherwise let Node answer in its own words:
-   * clientError, CONNECT and Expect. Call once per server.
+   * clientError, CONNECT, Expect, and (upstream profile) upgrades. Call once per server.
    */
   attach(server: Server): void;
-  /** Releases what the profile holds open. */
+  /** Releases upstream connections. */
   close(): Promise<void>;
 }
 
+/** Test and benchmark knobs; production uses the defaults. */
+export interface StrangerOptions {
+  readonly upstreamTimeouts?: UpstreamTimeouts;
+}
+
 /** Builds the stranger for a validated config. */
-export function createStranger(config: StrangerConfig): Stranger {
+export function createStranger(config: StrangerConfig, options: StrangerOptions = {}): Stranger {
   const nginx = createNginxProfile();
+  const proxy =
+    config.decoy === "upstream"
+      ? createUpstreamProxy(
+          new URL(config.upstream ?? ""),
+          nginx.send,
+          options.upstreamTimeouts ?? UPSTREAM_TIMEOUTS,
+        )
+      : undefined;
   return {
     profile: config.decoy,
-    refuse: nginx.refuse,
-    answer: (_req, res) => {
-      nginx.notFound(res);
-    },
+    refuse: proxy ? nginx.refuseUnframeable : nginx.refuse,
+    answer: proxy
+      ? (req, res) => {
+          proxy.forward(req, res);
+        }
+      : (_req, res) => {
+          nginx.notFound(res);
+        },
     onClientError: nginx.onClientError,
     serverOptions: NGINX_SERVER_OPTIONS,
     attach(server) {
@@ -66,9 +86,14 @@ export function createStranger(config: StrangerConfig): Stranger {
       };
       server.on("checkContinue", asRequest);
       server.on("checkExpectation", asRequest);
+      if (proxy) {
+        server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+          proxy.upgrade(req, socket, head);
+        });
+      }
     },
-    close() {
-      return Promise.resolve();
+    async close() {
+      await proxy?.close();
     },
   };
 }
