@@ -10,6 +10,8 @@ import { exchange } from "../support/raw-exchange.js";
 interface Probe {
   readonly name: string;
   readonly request: string;
+  /** Sends the request this many times on one connection, pipelined. */
+  readonly times?: number;
 }
 
 /** The probe set; `{{c*N}}` stands for N copies of c, to keep long requests readable. */
@@ -23,7 +25,7 @@ function bytes(probe: Probe): Buffer {
   const text = probe.request.replace(/\{\{(.)\*(\d+)\}\}/g, (_m, c: string, n: string) =>
     c.repeat(Number(n)),
   );
-  return Buffer.from(text, "latin1");
+  return Buffer.from(text.repeat(probe.times ?? 1), "latin1");
 }
 
 describe("the nginx profile answers as Debian 12's nginx 1.22.1 does", () => {
