@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { browserPadding, httpDate, PAGES } from "../../src/stealth/nginx-pages.js";
@@ -95,6 +95,24 @@ describe("the nginx profile on a live node:http server", () => {
     expect(answer.closed).toBe(true);
     expect(answer.text).toMatch(/^HTTP\/1\.1 400 Bad Request\r\nServer: nginx\r\nDate: -\r\n/);
     expect(answer.text).toContain("<center>nginx</center>");
+  });
+
+  it("answers an unknown method (Node refuses it, nginx does not) once its headers end", async () => {
+    const port = await serve();
+    const socket = connect({ host: "127.0.0.1", port });
+    let text = "";
+    socket.on("data", (chunk: Buffer) => (text += chunk.toString("latin1")));
+    // Sent in three pieces: nginx answers only after the blank line, and so must we.
+    socket.write("FOO /a HTTP/1.1\r\nHost: x\r\n");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.write("User-Agent: y\r\n");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(text).toBe("");
+    socket.write("\r\n");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    socket.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 404 Not Found\r\nServer: nginx\r\n/);
+    expect(text).toContain("Connection: keep-alive\r\n");
   });
 
   it("closes a connection that never finishes its headers without a word (no 408)", async () => {
