@@ -10,14 +10,16 @@ export interface Exchange {
 
 /**
  * Writes raw bytes on a fresh connection and collects the answer until the server closes
- * the connection or sends nothing for `quietMs` (bounded by `maxMs`), so keep-alive and
- * close can be told apart.
+ * the connection or, once it has started answering, sends nothing for `quietMs`; a server
+ * that sends nothing is given `firstByteMs`. Bounded by `maxMs`. So keep-alive and close
+ * can be told apart, and a slow first byte on a loaded machine is not mistaken for silence.
  */
 export function exchange(
   port: number,
   request: Buffer,
   quietMs = 300,
-  maxMs = 3000,
+  maxMs = 5000,
+  firstByteMs = 1500,
 ): Promise<Exchange> {
   return new Promise((resolve) => {
     const socket = connect({ host: "127.0.0.1", port });
@@ -36,7 +38,7 @@ export function exchange(
     };
     let quiet = setTimeout(() => {
       finish(false);
-    }, quietMs);
+    }, firstByteMs);
     const hard = setTimeout(() => {
       finish(false);
     }, maxMs);
