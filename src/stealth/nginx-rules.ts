@@ -61,6 +61,9 @@ const refusal = (page: NginxPage, padded = false, linger = false): Verdict => ({
 
 const ABSOLUTE = /^[a-z][a-z0-9+.-]*:\/\//i;
 
+/** Lengths of host, user-agent, content-length and transfer-encoding. */
+const WATCHED_LENGTHS = new Set([4, 10, 14, 17]);
+
 /**
  * Runs nginx's request checks (ngx_http_parse.c, ngx_http_request.c) on a parsed request,
  * in nginx's order: the request line (syntax, version, then the URI), each header line as
@@ -72,7 +75,8 @@ export function judge(shape: RequestShape): Verdict | undefined {
   if (target.length + method.length + 12 > NGINX_LIMITS.headerBuffer) {
     return refusal(PAGES.uriTooLarge);
   }
-  if (!target.startsWith("/") && !ABSOLUTE.test(target)) return refusal(PAGES.badRequest);
+  const origin = target.startsWith("/");
+  if (!origin && !ABSOLUTE.test(target)) return refusal(PAGES.badRequest);
   if (major === 0 && minor === 9) {
     // HTTP/0.9 has GET only; the answer is a bare body and the connection closes.
     const ok = method === "GET" && checkTarget(target) === undefined;
@@ -89,11 +93,13 @@ export function judge(shape: RequestShape): Verdict | undefined {
   let length = "";
   let encoding: string | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = (rawHeaders[i] ?? "").toLowerCase();
+    const raw = rawHeaders[i] ?? "";
     const value = rawHeaders[i + 1] ?? "";
-    if (name.length + value.length + 4 > NGINX_LIMITS.headerBuffer) {
+    if (raw.length + value.length + 4 > NGINX_LIMITS.headerBuffer) {
       return refusal(PAGES.headerTooLarge, browserPadding(agent));
     }
+    // Only names of the lengths checked below are lower-cased: this runs on every request.
+    const name = WATCHED_LENGTHS.has(raw.length) ? raw.toLowerCase() : "";
     if (name === "host") {
       hosts += 1;
       if (hosts > 1 || !validHost(value)) return refusal(PAGES.badRequest, browserPadding(agent));
@@ -109,7 +115,7 @@ export function judge(shape: RequestShape): Verdict | undefined {
     }
   }
   const padded = browserPadding(agent);
-  if (hosts === 0 && minor >= 1 && !ABSOLUTE.test(target)) {
+  if (hosts === 0 && minor >= 1 && origin) {
     return refusal(PAGES.badRequest, padded);
   }
   if (lengths > 1 || (lengths === 1 && !/^\d+$/.test(length))) {
@@ -129,19 +135,22 @@ export function judge(shape: RequestShape): Verdict | undefined {
 /** nginx's URI checks: origin or absolute form, escapes, NUL, and `..` above the root. */
 function checkTarget(target: string): NginxPage | undefined {
   let path = target;
-  const absolute = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(target);
-  if (absolute !== null) {
+  if (!target.startsWith("/")) {
+    const absolute = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(target);
+    if (absolute === null) return PAGES.badRequest;
     const authority = absolute[1] ?? "";
     if (!validHost(authority.slice(authority.lastIndexOf("@") + 1))) return PAGES.badRequest;
     path = target.slice(absolute[0].length) || "/";
+    if (!path.startsWith("/")) return PAGES.badRequest;
   }
-  if (!path.startsWith("/")) return PAGES.badRequest;
+  let end = path.length;
   for (let i = 0; i < path.length; i += 1) {
     const code = path.charCodeAt(i);
     if (code <= 0x20 || code === 0x7f) return PAGES.badRequest;
+    // The path ends at the query or fragment; only the path is decoded and walked.
+    if ((code === 0x3f || code === 0x23) && end === path.length) end = i;
   }
-  const end = path.search(/[?#]/);
-  return validPath(end === -1 ? path : path.slice(0, end)) ? undefined : PAGES.badRequest;
+  return validPath(end === path.length ? path : path.slice(0, end)) ? undefined : PAGES.badRequest;
 }
 
 /**
