@@ -82,6 +82,9 @@ export function createUpstreamProxy(
         !req.readableDidRead &&
         (req.headers["content-length"] !== undefined ||
           req.headers["transfer-encoding"] !== undefined);
+      // The Expect header is not forwarded, so the proxy says `100 Continue` itself, as
+      // nginx does when it starts reading a body to proxy.
+      if (hasBody && /^100-continue$/i.test(req.headers.expect ?? "")) res.writeContinue();
       pool
         .stream(
           {

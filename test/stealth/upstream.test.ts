@@ -1,6 +1,6 @@
 import { randomBytes, createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { request, WebSocket } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createGateway, type Gateway } from "../../src/gateway.js";
@@ -95,6 +95,24 @@ describe("decoy: upstream (a real site behind the knock paths)", () => {
     }
     expect(received[0]).toBe("first,");
     expect(received.join("")).toBe("first,second");
+  });
+
+  it("says 100 Continue to a client that waits for it before sending its body", async () => {
+    const socket = connect({ host: "127.0.0.1", port });
+    let text = "";
+    socket.on("data", (chunk: Buffer) => (text += chunk.toString()));
+    socket.write(
+      "POST /form HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
+    );
+    for (let i = 0; i < 50 && !text.includes("100 Continue"); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(text).toBe("HTTP/1.1 100 Continue\r\n\r\n");
+    socket.write("hello");
+    await new Promise((resolve) => socket.once("close", resolve));
+    const seen = JSON.parse(/\{.*\}/s.exec(text)?.[0] ?? "") as Seen;
+    expect(seen.bodyLength).toBe(5);
+    expect(seen.headers.expect).toBeUndefined();
   });
 
   it("passes a WebSocket upgrade through, both directions", async () => {
