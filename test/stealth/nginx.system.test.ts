@@ -56,9 +56,11 @@ describe("the nginx profile answers as Debian 12's nginx 1.22.1 does", () => {
   for (const probe of PROBES) {
     it(`byte for byte apart from Date: ${probe.name}`, async () => {
       const request = bytes(probe);
+      const quiet = probe.times === undefined ? 300 : 2000;
       const [fromNginx, fromGateway] = await Promise.all([
-        exchange(nginx.port, request),
-        exchange(gatewayPort, request),
+        // A long pipelined answer may pause on a loaded machine: allow longer gaps.
+        exchange(nginx.port, request, quiet),
+        exchange(gatewayPort, request, quiet),
       ]);
       expect(fromGateway).toEqual(fromNginx);
     });
