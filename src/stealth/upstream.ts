@@ -96,6 +96,9 @@ export function createUpstreamProxy(
             responseHeaders: "raw",
           },
           ({ statusCode, headers }) => {
+            // Only the site's headers: drop what an earlier layer set (helmet on a refused
+            // knock), or the answer would differ from the site's own for that path.
+            for (const name of res.getHeaderNames()) res.removeHeader(name);
             res.writeHead(statusCode, responseHeaders(headers as unknown as Buffer[], res));
             return res;
           },
