@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive for real, if any is missing:
 # redis-server, the firewall tools, iproute2 for network namespaces, oathtool, chromium,
-# and curl and openssl (README's curl recipe; a self-signed certificate for the TLS tests).
+# curl and openssl (README's curl recipe; a self-signed certificate for the TLS tests), and
+# nginx-light (the decoy is compared byte for byte with a real nginx).
 set -euo pipefail
 declare -A need=(
   [redis-server]=redis-server [iptables]=iptables [ipset]=ipset [nft]=nftables
   [ip]=iproute2 [conntrack]=conntrack [oathtool]=oathtool [chromium]=chromium
-  [curl]=curl [openssl]=openssl
+  [curl]=curl [openssl]=openssl [nginx]=nginx-light
 )
 missing=()
 for bin in "${!need[@]}"; do

@@ -10,9 +10,9 @@ import { createExecaRunner, type CommandRunner } from "./firewall/command.js";
 import type { FirewallAdapter } from "./firewall/types.js";
 import { createDefences } from "./defences/index.js";
 import { createClientIpResolver } from "./net/client-ip.js";
-import { closeServer, listen, SERVER_LIMITS } from "./net/listen.js";
-import { createDecoy } from "./http/decoy.js";
+import { closeServer, listen } from "./net/listen.js";
 import { createEdgeHandler } from "./http/edge.js";
+import { createStranger, type Stranger } from "./stealth/stranger.js";
 import { Views } from "./http/views.js";
 import { KnockEngine, type AttemptLimiter } from "./knock/engine.js";
 import { GrantManager } from "./knock/grants.js";
@@ -41,6 +41,8 @@ export interface Gateway {
   readonly grants: GrantManager;
   readonly store: KnockStore;
   readonly firewall: FirewallAdapter;
+  /** What strangers see; a server built around `handler` must be `stranger.attach`ed. */
+  readonly stranger: Stranger;
   /** Prometheus metrics; present when the admin API is configured. */
   readonly metrics: GatewayMetrics | undefined;
   /** The admin API's URL once started; undefined when it is not configured. */
@@ -97,10 +99,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       ? createAdminServer(config.admin, { store, grants, firewall, metrics, now, log })
       : undefined;
   let adminUrl: string | undefined;
-  const decoy = createDecoy();
+  const stranger = createStranger(config.server);
   const handler = createEdgeHandler({
     engine,
-    decoy,
+    front: stranger,
     views: new Views(),
     clientIp,
     log,
@@ -114,6 +116,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     grants,
     store,
     firewall,
+    stranger,
     metrics,
     get adminUrl() {
       return adminUrl;
@@ -129,7 +132,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       await grants.start(config.firewall.sweepIntervalMs);
       const urls: string[] = [];
       for (const address of config.server.listen) {
-        const server = createListener(address, handler);
+        const server = createListener(address, handler, stranger);
         servers.push(server);
         urls.push(await listen(server, address, address.tls ? "https" : "http"));
       }
@@ -145,22 +148,32 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       await admin?.stop();
       await grants.stop();
       await backend.close();
+      await stranger.close();
     },
   };
 }
 
+/**
+ * One listener. Its limits and timeouts are the stranger's (nginx's, so they look like
+ * nginx's from outside), and the stranger answers what Node would otherwise answer itself.
+ */
 function createListener(
   listen: ListenConfig,
   handler: ReturnType<typeof createEdgeHandler>,
+  stranger: Stranger,
 ): Server {
-  if (listen.tls === undefined) return createHttpServer(SERVER_LIMITS, handler);
-  return createHttpsServer(
-    {
-      ...SERVER_LIMITS,
-      cert: readFileSync(listen.tls.cert),
-      key: readFileSync(listen.tls.key),
-      minVersion: "TLSv1.2",
-    },
-    handler,
-  );
+  const server =
+    listen.tls === undefined
+      ? createHttpServer(stranger.serverOptions, handler)
+      : createHttpsServer(
+          {
+            ...stranger.serverOptions,
+            cert: readFileSync(listen.tls.cert),
+            key: readFileSync(listen.tls.key),
+            minVersion: "TLSv1.2",
+          },
+          handler,
+        );
+  stranger.attach(server);
+  return server;
 }

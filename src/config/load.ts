@@ -114,7 +114,12 @@ function build(
     );
   }
   return {
-    server: { listen: data.server.listen, trustProxy: data.server.trustProxy },
+    server: {
+      listen: data.server.listen,
+      trustProxy: data.server.trustProxy,
+      decoy: data.server.decoy,
+      ...(data.server.upstream === undefined ? {} : { upstream: data.server.upstream }),
+    },
     store: { redis: data.store.redis, keyPrefix: data.store.keyPrefix },
     firewall: firewallConfig(data.firewall),
     doors,

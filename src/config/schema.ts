@@ -184,6 +184,17 @@ export const configSchema = z.strictObject({
         .array(listenSchema, { error: "list listeners such as [{host: 127.0.0.1, port: 8080}]" })
         .min(1, "list at least one listener such as {host: 127.0.0.1, port: 8080}")
         .default(DEFAULTS.listen),
+      /** What a request that is not a knock sees: nginx's answers, or a real site behind. */
+      decoy: z
+        .enum(["nginx", "upstream"], {
+          error: "choose nginx (answer as Debian's nginx) or upstream (proxy to server.upstream)",
+        })
+        .default("nginx"),
+      /** The site strangers see when `decoy: upstream`, such as http://127.0.0.1:8081. */
+      upstream: z
+        .string("write a URL such as http://127.0.0.1:8081")
+        .regex(/^https?:\/\/[^/\s]+(\/\S*)?$/, "write a URL such as http://127.0.0.1:8081")
+        .optional(),
       trustProxy: z
         .unknown()
         .default([])
@@ -194,7 +205,17 @@ export const configSchema = z.strictObject({
         })
         .pipe(cidrList),
     })
-    .default({ listen: DEFAULTS.listen, trustProxy: [] }),
+    .superRefine((server, ctx) => {
+      if (server.decoy === "upstream" && server.upstream === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          input: server,
+          message:
+            "decoy: upstream needs the site to proxy to; set server.upstream such as http://127.0.0.1:8081, or use decoy: nginx",
+        });
+      }
+    })
+    .default({ listen: DEFAULTS.listen, decoy: "nginx", trustProxy: [] }),
   store: z
     .strictObject({
       redis: z

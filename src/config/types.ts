@@ -123,6 +123,10 @@ export interface GatewayConfig {
     readonly listen: readonly ListenConfig[];
     /** CIDRs or keywords (loopback, private, linklocal) whose X-Forwarded-For is believed. */
     readonly trustProxy: readonly string[];
+    /** What a request that is not a knock sees: nginx's answers or the upstream site. */
+    readonly decoy: "nginx" | "upstream";
+    /** The smoke-screen site's URL; present when `decoy` is `upstream`. */
+    readonly upstream?: string;
   };
   readonly store: {
     /** Redis URL; undefined selects the embedded in-memory store. */

@@ -5,7 +5,8 @@ import { createAnswerError } from "./answer-error.js";
 import { createAnswerRedeem } from "./answer-redeem.js";
 import { createAdvance, createAnswerStep, type StepHandlerDeps } from "./answer-step.js";
 import type { ClientIpResolver } from "../net/client-ip.js";
-import type { Decoy } from "./decoy.js";
+import type { Stranger as FrontServer } from "../stealth/stranger.js";
+import { createDecoy } from "./decoy.js";
 import { createResponder } from "./respond.js";
 import { routeRequest } from "./route.js";
 import { createStranger } from "./stranger.js";
@@ -14,8 +15,11 @@ import type { Views } from "./views.js";
 /** Everything the HTTP edge needs, injected. */
 export interface EdgeDeps {
   readonly engine: KnockEngine;
-  /** What a stranger sees: every path that is not a knock step, and every refusal. */
-  readonly decoy: Decoy;
+  /**
+   * The front server a stranger sees (server.decoy: nginx's answers, or the upstream
+   * site): every path that is not a knock step, and every refusal, ends there.
+   */
+  readonly front: FrontServer;
   readonly views: Views;
   readonly clientIp: ClientIpResolver;
   readonly log: Logger;
@@ -30,7 +34,8 @@ export interface EdgeDeps {
  */
 export function createEdgeHandler(deps: EdgeDeps): RequestListener {
   const { engine, clientIp, log } = deps;
-  const stranger = createStranger(deps.decoy, deps.onUnknownPath);
+  const { front } = deps;
+  const stranger = createStranger(createDecoy(front), deps.onUnknownPath);
   const respond = createResponder(deps.views);
   const answerError = createAnswerError({ respond, stranger, log });
   const leaf: StepHandlerDeps = { engine, stranger, respond, answerError };
@@ -40,6 +45,9 @@ export function createEdgeHandler(deps: EdgeDeps): RequestListener {
   const lookup = (path: string) => engine.lookup(path);
 
   return (req, res) => {
+    // What the front server refuses (bad escapes, TRACE...) it refuses on every path,
+    // door paths included, before any routing.
+    if (front.refuse(req, res)) return;
     const route = routeRequest(req, lookup, clientIp);
     switch (route.kind) {
       case "unknown":

@@ -61,6 +61,7 @@ const RECORD_ENTRY: Readonly<Record<string, string>> = { doors: "ssh", users: "a
  */
 const CUSTOM_BAD: Readonly<Record<string, readonly unknown[]>> = {
   "server.trustProxy": [true, 2, ["10.0.0.0/33"], ["constructor"]],
+  server: [{ decoy: "upstream" }],
   "doors.*.sequence[]": [
     "/a/../b",
     "/a/./b",
