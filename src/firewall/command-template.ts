@@ -165,11 +165,18 @@ export class CommandFirewall implements FirewallAdapter {
     return Promise.resolve([...this.rules.values()]);
   }
 
-  /** Closes every rule this process knows of; the programs own anything else. */
-  flush(): Promise<void> {
-    return (async () => {
-      for (const rule of [...this.rules.values()]) await this.close(rule);
-    })();
+  /** Closes every rule in webknock's table; the admin's own base rules stay. */
+  async flush(): Promise<void> {
+    for (const rule of [...this.rules.values()]) await this.close(rule);
+  }
+
+  /** Closes every rule and removes the state file: webknock made nothing else here. */
+  async uninstall(): Promise<void> {
+    await this.flush();
+    await this.queue.run(() => {
+      this.state?.remove();
+      return Promise.resolve();
+    });
   }
 
   private persist(): void {

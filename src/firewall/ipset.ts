@@ -156,13 +156,24 @@ export class IpsetFirewall implements FirewallAdapter {
   flush(): Promise<void> {
     return this.queue.run(async () => {
       for (const family of FAMILIES) {
+        const set = ipsetName(this.chain, family);
+        if (await this.setExists(set)) await runChecked(this.run, "ipset", ["flush", set]);
+      }
+    });
+  }
+
+  uninstall(): Promise<void> {
+    return this.queue.run(async () => {
+      for (const family of FAMILIES) {
         // The rules referencing a set must go before the set can be destroyed.
         await removeChains(this.run, family, [this.chain]);
         const set = ipsetName(this.chain, family);
-        if ((await this.run("ipset", ["list", set, "-name"])).exitCode === 0) {
-          await runChecked(this.run, "ipset", ["destroy", set]);
-        }
+        if (await this.setExists(set)) await runChecked(this.run, "ipset", ["destroy", set]);
       }
     });
+  }
+
+  private async setExists(set: string): Promise<boolean> {
+    return (await this.run("ipset", ["list", assertKernelName(set), "-name"])).exitCode === 0;
   }
 }

@@ -13,6 +13,7 @@ import {
 } from "./validate.js";
 import {
   baseChainScript,
+  chainExists,
   chainRules,
   ensureChain,
   FAMILIES,
@@ -145,6 +146,16 @@ export class IptablesFirewall implements FirewallAdapter {
   }
 
   flush(): Promise<void> {
+    return this.queue.run(async () => {
+      for (const family of FAMILIES) {
+        if (await chainExists(this.run, family, this.grants)) {
+          await runChecked(this.run, xtablesBinary(family), ["-w", "-F", this.grants]);
+        }
+      }
+    });
+  }
+
+  uninstall(): Promise<void> {
     return this.queue.run(async () => {
       for (const family of FAMILIES) {
         await removeChains(this.run, family, [this.chain, this.grants]);

@@ -84,8 +84,14 @@ export function nftCloseScript(table: string, rule: RuleKey): string {
   ].join("\n");
 }
 
-/** Deletes webknock's table, whether or not it exists, and nothing else. */
+/** Empties both grant sets in one transaction; the table, chain and drop stay. */
 export function nftFlushScript(table: string): string {
+  const t = `inet ${assertKernelName(table)}`;
+  return `flush set ${t} ${nftSetName(4)}\nflush set ${t} ${nftSetName(6)}\n`;
+}
+
+/** Deletes webknock's table, whether or not it exists, and nothing else. */
+export function nftUninstallScript(table: string): string {
   const t = `inet ${assertKernelName(table)}`;
   return `add table ${t}\ndelete table ${t}\n`;
 }
@@ -178,7 +184,14 @@ export class NftablesFirewall implements FirewallAdapter {
   }
 
   flush(): Promise<void> {
-    return this.queue.run(() => this.apply(nftFlushScript(this.table)));
+    return this.queue.run(async () => {
+      const table = await this.run("nft", ["list", "table", "inet", this.table]);
+      if (table.exitCode === 0) await this.apply(nftFlushScript(this.table));
+    });
+  }
+
+  uninstall(): Promise<void> {
+    return this.queue.run(() => this.apply(nftUninstallScript(this.table)));
   }
 
   private async apply(script: string): Promise<void> {
