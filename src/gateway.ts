@@ -8,7 +8,7 @@ import { timedStore } from "./admin/timed-store.js";
 import type { GatewayConfig, ListenConfig } from "./config/types.js";
 import type { Clock } from "./clock.js";
 import { createFirewall } from "./firewall/index.js";
-import { createExecaRunner, type CommandRunner } from "./firewall/command.js";
+import { createExecaRunner, type CommandRunner } from "./firewall/runner.js";
 import type { FirewallAdapter } from "./firewall/types.js";
 import { createDefences } from "./defences/index.js";
 import { createClientIpResolver } from "./http/client-ip.js";

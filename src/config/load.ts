@@ -4,6 +4,7 @@ import type { z } from "zod";
 import { ConfigError } from "../errors.js";
 import { BASE32, configSchema, MIN_SECRET_CHARS, type RawConfig } from "./schema.js";
 import { readAdmin } from "./admin.js";
+import { uniquePorts } from "./ports.js";
 import type { DoorConfig, GatewayConfig, UserConfig } from "./types.js";
 
 /** What loading needs from the outside world, injectable for tests. */
@@ -80,7 +81,7 @@ function build(data: RawConfig, sources: ConfigSources, problems: string[]): Gat
         );
       }
     });
-    const open = dedupe(door.open);
+    const open = uniquePorts(door.open);
     doors.push({
       name,
       sequence: door.sequence,
@@ -131,11 +132,6 @@ function build(data: RawConfig, sources: ConfigSources, problems: string[]): Gat
     },
     admin: readAdmin(data.admin, sources, problems),
   };
-}
-
-function dedupe<T extends { proto: string; port: number }>(specs: readonly T[]): T[] {
-  const seen = new Set<string>();
-  return specs.filter((s) => !seen.has(`${s.proto}/${s.port}`) && seen.add(`${s.proto}/${s.port}`));
 }
 
 function readSecret(

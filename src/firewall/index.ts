@@ -1,7 +1,6 @@
 import type { FirewallConfig } from "../config/types.js";
-import { ConfigError } from "../errors.js";
-import { CommandFirewall } from "./command-template.js";
-import type { CommandRunner } from "./command.js";
+import { CommandFirewall } from "./command-backend.js";
+import type { CommandRunner } from "./runner.js";
 import { IpsetFirewall } from "./ipset.js";
 import { IptablesFirewall } from "./iptables.js";
 import { LogFirewall, type CommandLog } from "./log.js";
@@ -30,16 +29,13 @@ export function createFirewall(config: FirewallConfig, deps: FirewallDeps): Fire
     case "nftables":
       return new NftablesFirewall({ run, now, table: config.table });
     case "command":
-      if (config.command === undefined) {
-        throw new ConfigError(
-          "firewall.command: the command backend needs open and close argv templates.",
-        );
-      }
+      // load.ts (config check) refuses a command backend without templates, naming the key;
+      // the adapter checks the templates again as the last gate before any command.
       return new CommandFirewall({
         run,
         now,
         templates: config.command,
-        stateFile: config.command.stateFile,
+        stateFile: config.command?.stateFile,
       });
   }
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CommandRunner } from "../../src/firewall/command.js";
+import type { CommandRunner } from "../../src/firewall/runner.js";
 import { IpsetFirewall } from "../../src/firewall/ipset.js";
 import { IptablesFirewall } from "../../src/firewall/iptables.js";
 import { NftablesFirewall } from "../../src/firewall/nftables.js";

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { formatDuration } from "../../config/duration.js";
+import { uniquePorts } from "../../config/ports.js";
 import type { GatewayConfig, PortSpec } from "../../config/types.js";
-import { createExecaRunner } from "../../firewall/command.js";
+import { createExecaRunner } from "../../firewall/runner.js";
 import { createFirewall } from "../../firewall/index.js";
 import type { FirewallAdapter } from "../../firewall/types.js";
 import { createRedisClient, RedisStore } from "../../store/redis.js";
@@ -10,11 +11,7 @@ import type { CliDeps } from "../deps.js";
 
 /** Every port any door opens, once each: what `init` protects. */
 export function protectedPorts(config: GatewayConfig): PortSpec[] {
-  const seen = new Map<string, PortSpec>();
-  for (const door of config.doors) {
-    for (const spec of door.open) seen.set(`${spec.proto}/${spec.port}`, spec);
-  }
-  return [...seen.values()];
+  return uniquePorts(config.doors.flatMap((door) => door.open));
 }
 
 function adapterFor(config: GatewayConfig, deps: CliDeps): FirewallAdapter {

@@ -7,7 +7,7 @@ import {
   CommandFirewall,
   assertTemplate,
   substituteTemplate,
-} from "../../src/firewall/command-template.js";
+} from "../../src/firewall/command-backend.js";
 import { FirewallError } from "../../src/errors.js";
 import { describeFirewallContract } from "./contract.js";
 
@@ -79,5 +79,12 @@ describe("command templates", () => {
     expect(() => assertTemplate("open", [], true)).toThrow(FirewallError);
     expect(() => assertTemplate("open", ["/bin/x", "%HOST%"], true)).toThrow(FirewallError);
     expect(() => assertTemplate("close", ["/bin/x", "%SECONDS%"], false)).toThrow(FirewallError);
+  });
+
+  it("refuses a command backend built without templates, naming the key", () => {
+    const run = () => Promise.reject(new Error("must not run"));
+    expect(() => new CommandFirewall({ run, templates: undefined })).toThrow(
+      /firewall\.command\.open must start with a fixed program path/,
+    );
   });
 });
