@@ -83,8 +83,8 @@ export function substituteTemplate(template: readonly string[], values: Template
 
 /** Options of the command backend. */
 export interface CommandFirewallOptions extends RunnerAdapterOptions {
-  /** Checked here, the last gate before a command: absent templates are refused like empty ones. */
-  readonly templates: CommandTemplates | undefined;
+  /** Checked again here, the last gate before a command. */
+  readonly templates: CommandTemplates;
   /** Where the rule table survives a crash; without it, list() is empty after a restart. */
   readonly stateFile?: string;
 }
@@ -105,8 +105,8 @@ export class CommandFirewall extends RunnerAdapter implements FirewallAdapter {
   constructor(options: CommandFirewallOptions) {
     super(options);
     this.templates = {
-      open: assertTemplate("open", options.templates?.open ?? [], true),
-      close: assertTemplate("close", options.templates?.close ?? [], false),
+      open: assertTemplate("open", options.templates.open, true),
+      close: assertTemplate("close", options.templates.close, false),
     };
     this.state = options.stateFile === undefined ? undefined : new RuleStateFile(options.stateFile);
     for (const rule of this.state?.load() ?? []) this.rules.set(ruleKey(rule), rule);

@@ -29,13 +29,12 @@ export function createFirewall(config: FirewallConfig, deps: FirewallDeps): Fire
     case "nftables":
       return new NftablesFirewall({ run, now, table: config.table });
     case "command":
-      // load.ts (config check) refuses a command backend without templates, naming the key;
-      // the adapter checks the templates again as the last gate before any command.
+      // The config schema guarantees the templates (and has validated them).
       return new CommandFirewall({
         run,
         now,
         templates: config.command,
-        stateFile: config.command?.stateFile,
+        stateFile: config.command.stateFile,
       });
   }
 }

@@ -1,8 +1,10 @@
 import type { DoorConfig } from "../config/types.js";
+import { UnsafeValueError } from "../errors.js";
 import type { FirewallAdapter, FirewallRule } from "../firewall/types.js";
 import { ruleKey } from "../firewall/types.js";
-import { canonicalIp } from "../firewall/validate.js";
-import type { GrantRecord, KnockStore } from "../store/types.js";
+import { assertRule } from "../firewall/validate.js";
+import { canonicalIp } from "../net/ip.js";
+import { grantId, type GrantRecord, type KnockStore } from "../store/types.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 
@@ -43,6 +45,10 @@ export class GrantManager {
       grantedAt,
       expiresAt: grantedAt + door.openForMs,
     };
+    // Never record a grant the firewall would refuse, nor one under a second spelling of
+    // an address: every entry point hands over net/ip.ts's canonical form.
+    if (canonicalIp(ip) !== ip) throw new UnsafeValueError("IP address in canonical form", ip);
+    for (const rule of rulesOf(grant)) assertRule(rule);
     await this.serial(ip, async () => {
       // Record first: if the store fails nothing opens; if the firewall fails the record
       // only makes the sweeper close a rule that is not there (idempotent).
@@ -51,7 +57,7 @@ export class GrantManager {
         await this.firewall.open(rule);
         this.latestRule.set(keyOf(rule), rule.expiresAt);
       }
-      this.latestExpiry.set(`${door.name} ${ip}`, grant.expiresAt);
+      this.latestExpiry.set(grantId(door.name, ip), grant.expiresAt);
     });
     return grant;
   }
@@ -70,7 +76,7 @@ export class GrantManager {
           "grant revoked",
         );
       }
-      this.latestExpiry.delete(`${doorName} ${ip}`);
+      this.latestExpiry.delete(grantId(doorName, ip));
       return grant;
     });
   }
@@ -131,7 +137,7 @@ export class GrantManager {
     const expired = await this.store.takeExpiredGrants(this.now());
     for (const grant of expired) {
       await this.serial(grant.ip, async () => {
-        const key = `${grant.door} ${grant.ip}`;
+        const key = grantId(grant.door, grant.ip);
         // A re-knock that ran while this grant waited its turn refreshed it: keep it open.
         if ((this.latestExpiry.get(key) ?? 0) > grant.expiresAt) return;
         this.latestExpiry.delete(key);
@@ -192,13 +198,7 @@ export class GrantManager {
 }
 
 /** The address as the firewall lists it, so a listed rule and a grant's rule share a key. */
-function canonical(ip: string): string {
-  try {
-    return canonicalIp(ip);
-  } catch {
-    return ip; // refused later by the firewall itself, with the value named
-  }
-}
+const canonical = (ip: string): string => canonicalIp(ip) ?? ip;
 
 const keyOf = (rule: FirewallRule): string => ruleKey({ ...rule, ip: canonical(rule.ip) });
 

@@ -125,7 +125,7 @@ export async function knockFrom(
 
 /** Users every namespace gateway test configures; carol lets a client re-knock in the same TOTP step. */
 export const TEST_SECRETS = {
-  alice: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+  alice: "NB2HI4DTHIXS6ZLYMFWXA3DFFZRW63JPORSXG5DT",
   bob: "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU",
   carol: "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U",
 } as const;

@@ -5,7 +5,8 @@ import type { GatewayConfig, PortSpec } from "../../config/types.js";
 import { createExecaRunner } from "../../firewall/runner.js";
 import { createFirewall } from "../../firewall/index.js";
 import type { FirewallAdapter } from "../../firewall/types.js";
-import { createRedisClient, RedisStore } from "../../store/redis.js";
+import { silentLogger } from "../../log.js";
+import { createStoreBackend } from "../../store/backend.js";
 import { loadCliConfig, withConfigOption } from "../config-option.js";
 import type { CliDeps } from "../deps.js";
 
@@ -119,17 +120,14 @@ async function removeGrantRecords(config: GatewayConfig, deps: CliDeps): Promise
   if (config.store.redis === undefined) {
     return "no store records touched (the memory store lives in the gateway process; a running gateway lists them until they expire)";
   }
-  const store = new RedisStore(
-    createRedisClient(config.store.redis),
-    config.store.keyPrefix,
-    deps.now,
-  );
+  // A failure to reach Redis rejects connect() and reaches the user as the command's error.
+  const backend = createStoreBackend(config, { now: deps.now, log: silentLogger() });
   try {
-    await store.connect();
-    const grants = await store.listGrants();
-    for (const grant of grants) await store.removeGrant(grant.door, grant.ip);
+    await backend.connect();
+    const grants = await backend.store.listGrants();
+    for (const grant of grants) await backend.store.removeGrant(grant.door, grant.ip);
     return `${plural(grants.length, "grant record")} removed from Redis`;
   } finally {
-    await store.close();
+    await backend.close();
   }
 }
