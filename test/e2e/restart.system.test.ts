@@ -45,7 +45,7 @@ const REDIS_PORT = 6379;
  * of one measured in this run (a loaded machine is slower), clamped.
  */
 const openForFrom = (startMs: number): number =>
-  Math.min(30_000, Math.max(5000, Math.ceil((startMs * 8) / 1000) * 1000));
+  Math.min(30_000, Math.max(8000, Math.ceil((startMs * 10) / 1000) * 1000));
 let OPEN_FOR_MS = 5000;
 /** The promise under test: closed within this long after the expiry. */
 const CLOSE_WITHIN_MS = 2000;
