@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Clock } from "../clock.js";
 import type { GatewayConfig } from "../config/types.js";
-import type { ClientIpResolver } from "../http/client-ip.js";
+import type { ClientIpResolver } from "../net/client-ip.js";
 import type { AttemptLimiter } from "../knock/engine.js";
 import type { Logger } from "../log.js";
 import { subjectOf } from "../net/prefix.js";
@@ -54,7 +54,7 @@ export function createDefences(
           ip,
           durationMs: tuning.banMs,
         },
-        `ignoring knocks from a scanner for ${Math.round(tuning.banMs / 1000)} s`,
+        `banning a scanner for ${Math.round(tuning.banMs / 1000)} s: its knocks are held to a budget`,
       );
       store.ban(ip, tuning.banMs, "scanner").catch((error: unknown) => {
         // The decoy path must not wait on the store; a lost ban only means a scanner

@@ -31,6 +31,7 @@ export class MemoryStore implements KnockStore {
   readonly kind = "memory" as const;
   private readonly progress = new Map<string, Expiring<number>>();
   private readonly challenges = new Map<string, Expiring<string>>();
+  /** "door ip" to the latest challenge token issued there (hasChallenge). */
   private readonly totpSteps = new Map<string, Expiring<number>>();
   private readonly grants = new Map<string, GrantRecord>();
   private readonly bans = new Map<string, Expiring<string>>();
@@ -132,6 +133,10 @@ export class MemoryStore implements KnockStore {
     this.bans.delete(subject);
     this.bannedSteps.delete(subject);
     return Promise.resolve(live);
+  }
+
+  hasChallenge(door: string, ip: string): Promise<boolean> {
+    return Promise.resolve(this.live(this.challenges, grantId(door, ip), this.now()) !== undefined);
   }
 
   takeChallenge(token: string, door: string, ip: string): Promise<boolean> {

@@ -34,6 +34,7 @@ if step == cur then
   end
   if step + 1 == len then
     redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[4])
+    redis.call('SET', KEYS[4], ARGV[6], 'PX', ARGV[4])
     return 3
   end
   return 0
@@ -41,6 +42,7 @@ end
 if step + 1 == cur then
   if cur == len then
     redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[4])
+    redis.call('SET', KEYS[4], ARGV[6], 'PX', ARGV[4])
     return 3
   end
   return 1
@@ -57,6 +59,9 @@ return 2
 export const TAKE_CHALLENGE_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
+  if redis.call('GET', KEYS[2]) == ARGV[2] then
+    redis.call('DEL', KEYS[2])
+  end
   return 1
 end
 return 0

@@ -80,5 +80,4 @@ describe("command templates", () => {
     expect(() => assertTemplate("open", ["/bin/x", "%HOST%"], true)).toThrow(FirewallError);
     expect(() => assertTemplate("close", ["/bin/x", "%SECONDS%"], false)).toThrow(FirewallError);
   });
-
 });
