@@ -179,7 +179,7 @@ describe.concurrent("a restarted gateway closes every live grant at its own expi
         // A knocks once and never again; C knocks again after the restart.
         const grantA = await knockFrom(a, baseA, SEQUENCE, "alice", SECRETS.alice);
         const grantC = await knockFrom(c, baseC, SEQUENCE, "bob", SECRETS.bob);
-        expect([grantA.status, grantC.status]).toEqual([200, 200]);
+        expect([grantA.status, grantC.status], first.output()).toEqual([200, 200]);
         expect(await kernelRules(gw, backend, linkA.b4)).toBe(1);
         expect(await kernelRules(gw, backend, linkC.b4)).toBe(1);
 
