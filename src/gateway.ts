@@ -6,7 +6,7 @@ import { createAdminServer } from "./admin/server.js";
 import type { GatewayConfig, ListenConfig } from "./config/types.js";
 import type { Clock } from "./clock.js";
 import { createFirewall } from "./firewall/index.js";
-import { createExecaRunner, type CommandRunner } from "./firewall/command.js";
+import { createExecaRunner, type CommandRunner } from "./firewall/runner.js";
 import type { FirewallAdapter } from "./firewall/types.js";
 import { createDefences } from "./defences/index.js";
 import { createClientIpResolver } from "./net/client-ip.js";

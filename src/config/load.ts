@@ -1,6 +1,7 @@
 import { ConfigError } from "../errors.js";
 import { readAdmin } from "./admin.js";
 import { describeIssue } from "./issues.js";
+import { uniquePorts } from "./ports.js";
 import { configSchema, type RawConfig } from "./schema.js";
 import { malformedSecret, normalizeBase32, weakSecret } from "./secret.js";
 import { defaultSources, readPrivateFile, type ConfigSources } from "./sources.js";
@@ -92,7 +93,7 @@ function build(
         );
       }
     });
-    const open = dedupe(door.open);
+    const open = uniquePorts(door.open);
     doors.push({
       name,
       sequence,
@@ -150,11 +151,6 @@ function firewallConfig(raw: RawConfig["firewall"]): FirewallConfig {
   return raw.backend === "command"
     ? { ...common, backend: raw.backend, command: raw.command }
     : { ...common, backend: raw.backend };
-}
-
-function dedupe<T extends { proto: string; port: number }>(specs: readonly T[]): T[] {
-  const seen = new Set<string>();
-  return specs.filter((s) => !seen.has(`${s.proto}/${s.port}`) && seen.add(`${s.proto}/${s.port}`));
 }
 
 function readSecret(

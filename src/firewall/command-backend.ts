@@ -1,13 +1,14 @@
 import type { PortSpec } from "../config/types.js";
 import { FirewallError, UnsafeValueError } from "../errors.js";
-import { runChecked, type CommandRunner } from "./command.js";
-import { SerialQueue } from "./queue.js";
+import { RunnerAdapter, type RunnerAdapterOptions } from "./base.js";
+import { runChecked } from "./runner.js";
 import { RuleStateFile } from "./state-file.js";
 import type { FirewallAdapter, FirewallRule, RuleKey } from "./types.js";
 import { ruleKey } from "./types.js";
 import {
   assertIp,
   assertPort,
+  assertPorts,
   assertProto,
   assertRule,
   assertRuleKey,
@@ -81,9 +82,8 @@ export function substituteTemplate(template: readonly string[], values: Template
 }
 
 /** Options of the command backend. */
-export interface CommandFirewallOptions {
-  readonly run: CommandRunner;
-  readonly now: () => number;
+export interface CommandFirewallOptions extends RunnerAdapterOptions {
+  /** Checked again here, the last gate before a command. */
   readonly templates: CommandTemplates;
   /** Where the rule table survives a crash; without it, list() is empty after a restart. */
   readonly stateFile?: string;
@@ -95,19 +95,15 @@ export interface CommandFirewallOptions {
  * it opened, persisted to `stateFile`: after a crash the next start's reconcile still
  * closes what is due. Expiry is the sweeper's job (`kernelExpiry` false).
  */
-export class CommandFirewall implements FirewallAdapter {
+export class CommandFirewall extends RunnerAdapter implements FirewallAdapter {
   readonly name = "command";
   readonly kernelExpiry = false;
-  private readonly run: CommandRunner;
-  private readonly now: () => number;
   private readonly templates: CommandTemplates;
   private readonly rules = new Map<string, FirewallRule>();
-  private readonly queue = new SerialQueue();
   private readonly state: RuleStateFile | undefined;
 
   constructor(options: CommandFirewallOptions) {
-    this.run = options.run;
-    this.now = options.now;
+    super(options);
     this.templates = {
       open: assertTemplate("open", options.templates.open, true),
       close: assertTemplate("close", options.templates.close, false),
@@ -118,17 +114,14 @@ export class CommandFirewall implements FirewallAdapter {
 
   /** Nothing to build: templates were validated by the constructor. */
   init(ports: readonly PortSpec[]): Promise<void> {
-    return this.queue.run(() => {
-      for (const { proto, port } of ports) {
-        assertProto(proto);
-        assertPort(port);
-      }
+    return this.serial(() => {
+      assertPorts(ports);
       return Promise.resolve();
     });
   }
 
   open(rule: FirewallRule): Promise<void> {
-    return this.queue.run(async () => {
+    return this.serial(async () => {
       const safe = assertRule(rule);
       const key = ruleKey({ ...safe, ip: canonicalIp(safe.ip) });
       const usesSeconds = this.templates.open.some((arg) => arg.includes("%SECONDS%"));
@@ -144,7 +137,7 @@ export class CommandFirewall implements FirewallAdapter {
   }
 
   close(rule: RuleKey): Promise<void> {
-    return this.queue.run(async () => {
+    return this.serial(async () => {
       const safe = assertRuleKey(rule);
       const key = ruleKey({ ...safe, ip: canonicalIp(safe.ip) });
       const [file, args] = this.argv(this.templates.close, safe);
@@ -165,11 +158,18 @@ export class CommandFirewall implements FirewallAdapter {
     return Promise.resolve([...this.rules.values()]);
   }
 
-  /** Closes every rule this process knows of; the programs own anything else. */
-  flush(): Promise<void> {
-    return (async () => {
-      for (const rule of [...this.rules.values()]) await this.close(rule);
-    })();
+  /** Closes every rule in webknock's table; the admin's own base rules stay. */
+  async flush(): Promise<void> {
+    for (const rule of [...this.rules.values()]) await this.close(rule);
+  }
+
+  /** Closes every rule and removes the state file: webknock made nothing else here. */
+  async uninstall(): Promise<void> {
+    await this.flush();
+    await this.serial(() => {
+      this.state?.remove();
+      return Promise.resolve();
+    });
   }
 
   private persist(): void {

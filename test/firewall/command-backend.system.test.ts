@@ -7,7 +7,7 @@ import {
   CommandFirewall,
   assertTemplate,
   substituteTemplate,
-} from "../../src/firewall/command-template.js";
+} from "../../src/firewall/command-backend.js";
 import { FirewallError } from "../../src/errors.js";
 import { describeFirewallContract } from "./contract.js";
 
