@@ -12,8 +12,14 @@ export interface RedisServerHandle {
   stop(): Promise<void>;
 }
 
-/** Starts `redis-server` on 127.0.0.1:port with no persistence; waits until it answers PING. */
-export async function startRedisServer(port: number): Promise<RedisServerHandle> {
+/**
+ * Starts `redis-server` on 127.0.0.1:port with no persistence (unless `extraArgs`, which
+ * come last and so win, say otherwise); waits until it answers PING.
+ */
+export async function startRedisServer(
+  port: number,
+  extraArgs: readonly string[] = [],
+): Promise<RedisServerHandle> {
   const dir = mkdtempSync(join(tmpdir(), "webknock-redis-"));
   const child = spawn(
     "redis-server",
@@ -28,6 +34,7 @@ export async function startRedisServer(port: number): Promise<RedisServerHandle>
       "no",
       "--dir",
       dir,
+      ...extraArgs,
     ],
     { stdio: "ignore" },
   );

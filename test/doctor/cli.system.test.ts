@@ -1,0 +1,91 @@
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  createNetns,
+  deleteNetns,
+  deleteStaleNetns,
+  killChild,
+  spawnInNetns,
+  type Netns,
+} from "../support/netns.js";
+
+const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+
+/** `webknock doctor` as a process inside a namespace: a clean host exits 0, a hole exits 1. */
+describe("webknock doctor -c FILE", () => {
+  let ns: Netns | undefined;
+  let redis: ChildProcess | undefined;
+  let dir = "";
+  let file = "";
+  const cli = async (...args: string[]) => {
+    if (ns === undefined) throw new Error("no namespace");
+    return ns.run(process.execPath, ["--import", "tsx", MAIN, ...args]);
+  };
+
+  beforeAll(async () => {
+    await deleteStaleNetns();
+    ns = await createNetns();
+    dir = mkdtempSync(join(tmpdir(), "webknock-doctor-"));
+    // Redis as compose.yaml runs it, on the namespace's own loopback.
+    redis = spawnInNetns(ns, "redis-server", [
+      "--port", "6379", "--bind", "127.0.0.1", "--appendonly", "yes",
+      "--maxmemory-policy", "noeviction", "--dir", dir,
+    ]); // prettier-ignore
+    const space = ns;
+    for (let i = 0; i < 100; i++) {
+      const ping = await space.run("redis-cli", ["-p", "6379", "ping"]);
+      if (ping.stdout.includes("PONG")) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    writeFileSync(join(dir, "alice.totp"), "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n", { mode: 0o600 });
+    file = join(dir, "webknock.yaml");
+    writeFileSync(
+      file,
+      `store: { redis: "redis://127.0.0.1:6379/0" }
+firewall: { backend: iptables }
+doors: { ssh: { sequence: [/a1, /b2], open: [tcp/22], users: [alice] } }
+users: { alice: { secretFile: ${join(dir, "alice.totp")} } }
+`,
+      { mode: 0o600 },
+    );
+    expect((await cli("firewall", "init", "-c", file)).exitCode).toBe(0);
+  });
+  afterAll(async () => {
+    if (redis !== undefined) await killChild(redis);
+    await deleteNetns(ns);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("exits 0 on a clean setup", async () => {
+    const result = await cli("doctor", "-c", file);
+    expect(result.stdout).toMatch(/^ok +firewall: WEBKNOCK is reached first/m);
+    expect(result.stdout).toMatch(/^ok +redis: .*persists \(AOF/m);
+    expect(result.stdout).not.toMatch(/^FAIL/m);
+    expect(result.exitCode).toBe(0);
+  });
+
+  it("exits 1 and names the fix for a stray ACCEPT", async () => {
+    await ns?.exec("iptables", [
+      "-w",
+      "-I",
+      "INPUT",
+      "1",
+      "-p",
+      "tcp",
+      "--dport",
+      "22",
+      "-j",
+      "ACCEPT",
+    ]);
+    const result = await cli("doctor", "-c", file);
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toContain(
+      "fix: Delete it (`iptables -D INPUT -p tcp -m tcp --dport 22 -j ACCEPT`)",
+    );
+    expect(result.stdout).toMatch(/webknock doctor: 1 problem/);
+  });
+});
