@@ -6,11 +6,11 @@ import { familyName, listChain, reachableRules, type ReachedRule } from "./xtabl
 import { deleteCommand, matchesNew, matchesPort, targetOf } from "./xtables-match.js";
 import {
   hasStatement,
-  isXtablesTable,
   listNft,
+  nativeRules,
   nftMatchesPort,
   nftRuleText,
-  type NftRuleset,
+  unreadableNft,
 } from "./nft-ruleset.js";
 
 const portName = (spec: PortSpec): string => `${spec.proto}/${spec.port}`;
@@ -31,10 +31,6 @@ async function reachedIn(
   }
   return all;
 }
-
-/** Rules of tables iptables does not own (those are read through iptables, legacy or not). */
-const nativeRules = (ruleset: NftRuleset | undefined) =>
-  (ruleset?.rules ?? []).filter((r) => !isXtablesTable(r.family, r.table));
 
 /**
  * Connection tracking switched off for a door's port (`notrack`, `-j CT --notrack`) makes
@@ -60,8 +56,9 @@ export const untrackedCheck: Check = {
         });
       }
     }
-    const ruleset = await listNft(ctx.run);
-    for (const rule of nativeRules(ruleset)) {
+    const listing = await listNft(ctx.run);
+    findings.push(...unreadableNft(listing));
+    for (const rule of nativeRules(listing)) {
       for (const spec of ports.filter((p) => nftMatchesPort(rule, p))) {
         if (hasStatement(rule, "notrack")) {
           findings.push({
@@ -77,7 +74,7 @@ export const untrackedCheck: Check = {
         }
       }
     }
-    if (!findings.some((f) => f.severity === "problem")) {
+    if (!findings.some((f) => f.severity === "problem" || f.severity === "warning")) {
       findings.push({
         severity: "ok",
         summary: "No rule switches connection tracking off for a door's port.",
@@ -132,7 +129,9 @@ export const dockerCheck: Check = {
         });
       }
     }
-    for (const rule of nativeRules(await listNft(ctx.run))) {
+    const listing = await listNft(ctx.run);
+    findings.push(...unreadableNft(listing));
+    for (const rule of nativeRules(listing)) {
       if (!hasStatement(rule, "dnat")) continue;
       for (const spec of ports.filter((p) => nftMatchesPort(rule, p))) {
         findings.push({
@@ -142,7 +141,7 @@ export const dockerCheck: Check = {
         });
       }
     }
-    if (findings.length === 0) {
+    if (!findings.some((f) => f.severity === "problem" || f.severity === "warning")) {
       findings.push({ severity: "ok", summary: "No DNAT takes a port past INPUT." });
     }
     return findings;

@@ -25,7 +25,17 @@ export const nftFirewallCheck: Check = {
     if (backend !== "nftables") return [];
     const init = `webknock firewall init -c ${ctx.configPath}`;
     const ports = protectedPorts(ctx.config);
-    const ruleset = await listNft(ctx.run, ["table", "inet", table]);
+    const listing = await listNft(ctx.run, ["table", "inet", table]);
+    if ("failure" in listing && /permitted|denied/i.test(listing.failure)) {
+      return [
+        {
+          severity: "problem",
+          summary: `Cannot read nftables (${listing.failure}).`,
+          fix: "Run webknock doctor as root (or with CAP_NET_ADMIN) on the gateway's host.",
+        },
+      ];
+    }
+    const ruleset = "ruleset" in listing ? listing.ruleset : undefined;
     const input = ruleset?.chains.find((c) => c.name === "input" && c.hook === "input");
     if (ruleset === undefined || input === undefined) {
       return [

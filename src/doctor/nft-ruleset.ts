@@ -1,5 +1,6 @@
 import type { PortSpec } from "../config/types.js";
 import type { CommandRunner } from "../firewall/command.js";
+import type { Finding } from "./types.js";
 
 /**
  * Reading `nft -j list ruleset` for the doctor: which rules do what to which ports. Like
@@ -41,22 +42,31 @@ const XTABLES_TABLES = new Set(["filter", "nat", "raw", "mangle", "security"]);
 export const isXtablesTable = (family: string, table: string): boolean =>
   (family === "ip" || family === "ip6") && XTABLES_TABLES.has(table);
 
-/** `nft -j list ruleset` (or one table), parsed; undefined when nft is missing or refuses. */
+/** What reading nftables gave: the ruleset, or why there is none. */
+export type NftListing =
+  | { readonly ruleset: NftRuleset }
+  /** nft is not installed: an iptables-legacy host has no nftables rules to read. */
+  | { readonly absent: true }
+  /** nft ran and refused (no permission, no such table): its message. */
+  | { readonly failure: string };
+
+/** `nft -j list ruleset` (or one table), parsed. */
 export async function listNft(
   run: CommandRunner,
   what: readonly string[] = ["ruleset"],
-): Promise<NftRuleset | undefined> {
+): Promise<NftListing> {
   let result;
   try {
     result = await run("nft", ["-j", "list", ...what]);
   } catch {
-    return undefined;
+    return { absent: true };
   }
-  if (result.exitCode !== 0) return undefined;
+  if (result.exitCode !== 0)
+    return { failure: result.stderr.trim() || `exit code ${result.exitCode}` };
   const items = (JSON.parse(result.stdout) as { nftables?: unknown[] }).nftables ?? [];
   const chains: NftChain[] = [];
   const rules: NftRule[] = [];
-  const sets: { table: string; family: string; name: string; elem: unknown[] }[] = [];
+  const sets: NftRuleset["sets"][number][] = [];
   for (const item of items as Record<string, Record<string, unknown> | undefined>[]) {
     const { chain, rule, set } = item;
     if (chain !== undefined) chains.push(chain as unknown as NftChain);
@@ -71,8 +81,26 @@ export async function listNft(
       sets.push({ table, family, name, elem: elem ?? [] });
     }
   }
-  return { chains, rules, sets };
+  return { ruleset: { chains, rules, sets } };
 }
+
+/** Rules of tables iptables does not own (those are read through iptables, legacy or not). */
+export const nativeRules = (listing: NftListing): readonly NftRule[] =>
+  "ruleset" in listing
+    ? listing.ruleset.rules.filter((r) => !isXtablesTable(r.family, r.table))
+    : [];
+
+/** A warning when nftables could not be read (it is fine for nft not to be installed). */
+export const unreadableNft = (listing: NftListing): Finding[] =>
+  "failure" in listing
+    ? [
+        {
+          severity: "warning",
+          summary: `Cannot read the nftables ruleset (${listing.failure}); nftables rules were not checked.`,
+          fix: "Run webknock doctor as root (or with CAP_NET_ADMIN).",
+        },
+      ]
+    : [];
 
 /** The rule's text as `nft -a list chain` prints it, or a placeholder naming its handle. */
 export async function nftRuleText(run: CommandRunner, rule: NftRule): Promise<string> {

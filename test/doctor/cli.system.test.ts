@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -66,6 +66,29 @@ users: { alice: { secretFile: ${join(dir, "alice.totp")} } }
     expect(result.stdout).toMatch(/^ok +redis: .*persists \(AOF/m);
     expect(result.stdout).not.toMatch(/^FAIL/m);
     expect(result.exitCode).toBe(0);
+  });
+
+  it("without privileges, says it cannot read the firewall instead of passing it", async () => {
+    // A config nobody can read (the real one is 0600 in a private directory).
+    const open = mkdtempSync(join(tmpdir(), "webknock-doctor-nobody-"));
+    chmodSync(open, 0o755);
+    const readable = join(open, "webknock.yaml");
+    writeFileSync(
+      readable,
+      "firewall: { backend: iptables }\ndoors: { ssh: { sequence: [/a], open: [tcp/22], users: [alice] } }\nusers: { alice: { secret: JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP } }\n",
+      { mode: 0o644 },
+    );
+    const result = await ns?.run("setpriv", [
+      "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
+      "env", `HOME=${tmpdir()}`, process.execPath, "--import", "tsx", MAIN, "doctor", "-c", readable,
+    ]); // prettier-ignore
+    rmSync(open, { recursive: true, force: true });
+    expect(result?.exitCode).toBe(1);
+    expect(result?.stdout).toMatch(/^FAIL firewall: IPv4: cannot read the INPUT chain/m);
+    expect(result?.stdout).toMatch(
+      /^WARN hooks: Cannot read the nftables ruleset \(Operation not permitted/m,
+    );
+    expect(result?.stdout).not.toMatch(/^ok +(firewall|hooks|docker)/m);
   });
 
   it("exits 1 and names the fix for a stray ACCEPT", async () => {
