@@ -6,6 +6,7 @@ import { dockerCheck, untrackedCheck } from "./bypass.js";
 import { clockCheck } from "./clock.js";
 import { certificateCheck, fileModesCheck } from "./files.js";
 import { nftFirewallCheck } from "./firewall-nft.js";
+import { otherFirewallCheck } from "./firewall-other.js";
 import { xtablesFirewallCheck } from "./firewall-xtables.js";
 import { redisCheck } from "./redis.js";
 import { ioredisProbe } from "./redis-probe.js";
@@ -15,6 +16,7 @@ import type { Check, DoctorContext, Finding, Severity } from "./types.js";
 export const ALL_CHECKS: readonly Check[] = [
   xtablesFirewallCheck,
   nftFirewallCheck,
+  otherFirewallCheck,
   untrackedCheck,
   dockerCheck,
   redisCheck,
