@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { parse } from "yaml";
-import { runChecks, ALL_CHECKS, countOf, formatReport, systemContext } from "../../doctor/index.js";
 import { createExecaRunner } from "../../firewall/command.js";
 import { ExitError, loadCliConfig, withConfigOption } from "../config-option.js";
 import type { CliDeps } from "../deps.js";
@@ -21,6 +20,9 @@ export function registerDoctorCommands(program: Command, deps: CliDeps): void {
   )
     .option("--strict", "exit non-zero on warnings too (for monitoring)")
     .action(async (options: { config?: string; strict?: boolean }) => {
+      // Loaded on use: the checks are not needed by the other commands' start-up.
+      const { ALL_CHECKS, countOf, formatReport, runChecks, systemContext } =
+        await import("../../doctor/index.js");
       const config = loadCliConfig(options, deps);
       const path = options.config ?? deps.env.WEBKNOCK_CONFIG ?? "";
       const raw = parse(deps.readFile(path)) as unknown;
