@@ -16,7 +16,8 @@ import {
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
 /** `webknock doctor` as a process inside a namespace: a clean host exits 0, a hole exits 1. */
-describe("webknock doctor -c FILE", () => {
+// Each test starts the CLI under tsx; on a loaded 2-core machine that alone takes seconds.
+describe("webknock doctor -c FILE", { timeout: 90_000 }, () => {
   let ns: Netns | undefined;
   let redis: ChildProcess | undefined;
   let dir = "";

@@ -34,7 +34,7 @@ const problems = (results: readonly CheckResult[]) =>
  * client namespace beside it; where the doctor claims a hole or its absence, the client's
  * real connection attempt says whether the kernel agrees.
  */
-describe("webknock doctor: the firewall checks against a real kernel", () => {
+describe("webknock doctor: the firewall checks against a real kernel", { timeout: 60_000 }, () => {
   let gw: Netns | undefined;
   let client: Netns | undefined;
   let link: Link;

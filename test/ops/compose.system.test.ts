@@ -50,93 +50,97 @@ describe("compose.yaml", () => {
     expect(redis.volumes?.some((v) => v.endsWith(":/data"))).toBe(true);
   });
 
-  describe("the same start commands, outside Docker, in a network namespace", () => {
-    let ns: Netns | undefined;
-    let agent: NetnsAgent | undefined;
-    const children: ChildProcess[] = [];
-    let dir = "";
+  describe(
+    "the same start commands, outside Docker, in a network namespace",
+    { timeout: 120_000 },
+    () => {
+      let ns: Netns | undefined;
+      let agent: NetnsAgent | undefined;
+      const children: ChildProcess[] = [];
+      let dir = "";
 
-    beforeAll(async () => {
-      await deleteStaleNetns();
-      dir = mkdtempSync(join(tmpdir(), "webknock-compose-"));
-      // The image's /app as the Dockerfile lays it out: dist, node_modules, package.json, views.
-      const app = join(dir, "app");
-      mkdirSync(app);
-      await execa("npx", ["tsc", "-p", "tsconfig.json", "--outDir", join(app, "dist")], {
-        cwd: ROOT,
-        timeout: 120_000,
+      beforeAll(async () => {
+        await deleteStaleNetns();
+        dir = mkdtempSync(join(tmpdir(), "webknock-compose-"));
+        // The image's /app as the Dockerfile lays it out: dist, node_modules, package.json, views.
+        const app = join(dir, "app");
+        mkdirSync(app);
+        await execa("npx", ["tsc", "-p", "tsconfig.json", "--outDir", join(app, "dist")], {
+          cwd: ROOT,
+          timeout: 120_000,
+        });
+        symlinkSync(join(ROOT, "node_modules"), join(app, "node_modules"));
+        cpSync(join(ROOT, "package.json"), join(app, "package.json"));
+        cpSync(join(ROOT, "views"), join(app, "views"), { recursive: true });
+        mkdirSync(join(dir, "etc"));
+        mkdirSync(join(dir, "data"));
+        ns = await createNetns();
+        agent = await startAgent(ns);
+      }, 180_000);
+
+      afterAll(async () => {
+        await agent?.stop();
+        for (const child of children) await killChild(child);
+        await deleteNetns(ns);
+        rmSync(dir, { recursive: true, force: true });
       });
-      symlinkSync(join(ROOT, "node_modules"), join(app, "node_modules"));
-      cpSync(join(ROOT, "package.json"), join(app, "package.json"));
-      cpSync(join(ROOT, "views"), join(app, "views"), { recursive: true });
-      mkdirSync(join(dir, "etc"));
-      mkdirSync(join(dir, "data"));
-      ns = await createNetns();
-      agent = await startAgent(ns);
-    }, 180_000);
 
-    afterAll(async () => {
-      await agent?.stop();
-      for (const child of children) await killChild(child);
-      await deleteNetns(ns);
-      rmSync(dir, { recursive: true, force: true });
-    });
+      it("Redis from compose's command and the gateway from the Dockerfile's serve", async () => {
+        if (ns === undefined || agent === undefined) throw new Error("no namespace");
+        const redisArgv = redis.command ?? [];
+        // The container's working directory is /data (the volume); here a temp dir.
+        const redisChild = spawnInNetns(ns, redisArgv[0] ?? "", [
+          ...redisArgv.slice(1),
+          "--dir",
+          join(dir, "data"),
+        ]);
+        children.push(redisChild);
+        const port = argAfter(redisArgv, "--port") ?? "6379";
+        const space = ns;
+        const cli = (...args: string[]) => space.exec("redis-cli", ["-p", port, ...args]);
+        for (let i = 0; i < 100 && !/PONG/.test(await cli("ping").catch(() => "")); i++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        expect(await cli("config", "get", "appendonly")).toMatch(/yes/);
 
-    it("Redis from compose's command and the gateway from the Dockerfile's serve", async () => {
-      if (ns === undefined || agent === undefined) throw new Error("no namespace");
-      const redisArgv = redis.command ?? [];
-      // The container's working directory is /data (the volume); here a temp dir.
-      const redisChild = spawnInNetns(ns, redisArgv[0] ?? "", [
-        ...redisArgv.slice(1),
-        "--dir",
-        join(dir, "data"),
-      ]);
-      children.push(redisChild);
-      const port = argAfter(redisArgv, "--port") ?? "6379";
-      const space = ns;
-      const cli = (...args: string[]) => space.exec("redis-cli", ["-p", port, ...args]);
-      for (let i = 0; i < 100 && !/PONG/.test(await cli("ping").catch(() => "")); i++) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      expect(await cli("config", "get", "appendonly")).toMatch(/yes/);
-
-      const config = join(dir, "etc", "webknock.yaml");
-      writeFileSync(
-        config,
-        `server: { listen: [{ host: 127.0.0.1, port: 8080 }] }
+        const config = join(dir, "etc", "webknock.yaml");
+        writeFileSync(
+          config,
+          `server: { listen: [{ host: 127.0.0.1, port: 8080 }] }
 store: { redis: "redis://127.0.0.1:${port}/0" }
 firewall: { backend: iptables }
 doors: { ssh: { sequence: [/a1, /b2], open: [tcp/22], users: [alice] } }
 users: { alice: { secret: JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP } }
 `,
-      );
-      // The image's paths mapped onto the staged copy; the argv is otherwise the image's.
-      const argv = [...dockerInstruction("ENTRYPOINT"), ...dockerInstruction("CMD")].map((a) =>
-        a.replace(/^\/app\//, `${dir}/app/`).replace(/^\/etc\/webknock\//, `${dir}/etc/`),
-      );
-      const env = { ...process.env, ...dockerEnv(), XTABLES_LOCKFILE: join(dir, "xtables.lock") };
-      const gatewayChild = spawnInNetns(ns, argv[0] ?? "", argv.slice(1), {
-        env,
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      children.push(gatewayChild);
-      let log = "";
-      gatewayChild.stdout?.on("data", (chunk: Buffer) => (log += chunk.toString()));
-      gatewayChild.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
-      for (let i = 0; i < 150 && !log.includes("webknock is listening"); i++) {
-        if (gatewayChild.exitCode !== null) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      expect(log).toContain('"store":"redis"');
+        );
+        // The image's paths mapped onto the staged copy; the argv is otherwise the image's.
+        const argv = [...dockerInstruction("ENTRYPOINT"), ...dockerInstruction("CMD")].map((a) =>
+          a.replace(/^\/app\//, `${dir}/app/`).replace(/^\/etc\/webknock\//, `${dir}/etc/`),
+        );
+        const env = { ...process.env, ...dockerEnv(), XTABLES_LOCKFILE: join(dir, "xtables.lock") };
+        const gatewayChild = spawnInNetns(ns, argv[0] ?? "", argv.slice(1), {
+          env,
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        children.push(gatewayChild);
+        let log = "";
+        gatewayChild.stdout?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+        gatewayChild.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+        for (let i = 0; i < 600 && !log.includes("webknock is listening"); i++) {
+          if (gatewayChild.exitCode !== null) break;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        expect(log).toContain('"store":"redis"');
 
-      const get = async (path: string) => agent?.http(`http://127.0.0.1:8080${path}`);
-      expect(await get("/nothing-here")).toMatchObject({ ok: true, status: 404 });
-      expect(await get("/a1")).toMatchObject({ ok: true, status: 404 });
-      const last = await get("/b2");
-      expect(last).toMatchObject({ ok: true, status: 200 });
-      // Progress and the challenge live in compose's Redis, and the base ruleset is in place.
-      expect(await cli("--scan", "--pattern", "wk:*")).not.toBe("");
-      expect(await ns.exec("iptables", ["-w", "-S", "WEBKNOCK"])).toMatch(/--dport 22 .* DROP/);
-    });
-  });
+        const get = async (path: string) => agent?.http(`http://127.0.0.1:8080${path}`);
+        expect(await get("/nothing-here")).toMatchObject({ ok: true, status: 404 });
+        expect(await get("/a1")).toMatchObject({ ok: true, status: 404 });
+        const last = await get("/b2");
+        expect(last).toMatchObject({ ok: true, status: 200 });
+        // Progress and the challenge live in compose's Redis, and the base ruleset is in place.
+        expect(await cli("--scan", "--pattern", "wk:*")).not.toBe("");
+        expect(await ns.exec("iptables", ["-w", "-S", "WEBKNOCK"])).toMatch(/--dport 22 .* DROP/);
+      });
+    },
+  );
 });

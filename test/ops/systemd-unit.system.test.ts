@@ -49,7 +49,7 @@ describe("contrib/systemd/webknock.service", () => {
     expect(serviceValue(unit, "MemoryDenyWriteExecute")).toBe("");
   });
 
-  describe("its user and capabilities suffice to manage the firewall", () => {
+  describe("its user and capabilities suffice to manage the firewall", { timeout: 90_000 }, () => {
     let ns: Netns | undefined;
     let dir = "";
     beforeAll(async () => {
