@@ -10,7 +10,7 @@ import { createDecoy } from "../src/http/decoy.js";
 import { silentLogger } from "../src/log.js";
 import { systemClock } from "../src/clock.js";
 import { createRedisClient } from "../src/store/redis.js";
-import { ADVANCE_SCRIPT } from "../src/store/redis-scripts.js";
+import { registerScripts } from "../src/store/redis-scripts.js";
 import { benchConfig } from "./config.js";
 
 /** The servers the throughput sections compare. */
@@ -55,15 +55,6 @@ function express404(): RequestListener {
   return app;
 }
 
-interface AdvanceClient {
-  wkAdvance(
-    progressKey: string,
-    challengeKey: string,
-    banKey: string,
-    ...argv: (string | number)[]
-  ): Promise<number>;
-}
-
 /**
  * One EVALSHA of the advance script per request (same script, keys, arguments and client
  * options as RedisStore.advance for step 0 of the bench door), then the answer: the very
@@ -71,8 +62,7 @@ interface AdvanceClient {
  */
 function rawRedis(url: string, answer: "decoy" | "minimal"): RequestListener {
   const client = createRedisClient(url);
-  client.defineCommand("wkAdvance", { numberOfKeys: 3, lua: ADVANCE_SCRIPT });
-  const redis = client as unknown as AdvanceClient;
+  const redis = registerScripts(client);
   const decoy = createDecoy();
   const headers = answer === "decoy" ? decoy.headers : RAW_HEADERS;
   const body = answer === "decoy" ? decoy.body : BODY;
@@ -83,11 +73,14 @@ function rawRedis(url: string, answer: "decoy" | "minimal"): RequestListener {
         `wkraw:p:bench:${ip}`,
         "wkraw:c:",
         `wkraw:b:${ip}`,
+        `wkraw:bs:${ip}`,
         0,
         3,
         30_000,
         60_000,
         `bench ${ip}`,
+        60_000,
+        6,
       )
       .then(
         () => {

@@ -3,14 +3,25 @@
  * Messages are whole sentences that name the value and the fix (otplib / helmet style).
  */
 export class WebknockError extends Error {
+  /** What the user can do about it, a whole sentence; undefined when the message says it. */
+  readonly fix: string | undefined;
+
   constructor(
     /** Stable identifier, e.g. `ERR_CONFIG`; safe to match on. */
     readonly code: string,
     message: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { readonly fix?: string },
   ) {
     super(message, options);
     this.name = new.target.name;
+    this.fix = options?.fix;
+  }
+
+  /** The message and, when the message does not already say it, the fix: one line for people. */
+  describe(): string {
+    return this.fix === undefined || this.message.includes(this.fix)
+      ? this.message
+      : `${this.message} ${this.fix}`;
   }
 }
 

@@ -4,7 +4,6 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { createMetrics, type GatewayMetrics } from "./admin/metrics.js";
 import { createAdminServer } from "./admin/server.js";
-import { timedStore } from "./admin/timed-store.js";
 import type { GatewayConfig, ListenConfig } from "./config/types.js";
 import type { Clock } from "./clock.js";
 import { createFirewall } from "./firewall/index.js";
@@ -20,14 +19,17 @@ import { Views } from "./http/views.js";
 import { KnockEngine, type AttemptLimiter } from "./knock/engine.js";
 import { GrantManager } from "./knock/grants.js";
 import type { Logger } from "./log.js";
-import { MemoryStore } from "./store/memory.js";
-import { createRedisClient, RedisStore } from "./store/redis.js";
+import { createStoreBackend, memoryBackend, type StoreBackend } from "./store/backend.js";
+import { timedStore } from "./store/timed.js";
 import type { KnockStore } from "./store/types.js";
 
 /** Parts a caller may supply instead of the ones the config describes (tests, benchmarks). */
 export interface GatewayDeps {
   readonly log: Logger;
   readonly now: Clock;
+  /** The state backend (store, limiter counters); wins over `store`. */
+  readonly backend?: StoreBackend;
+  /** A store with the limiter's counters in this process (tests with a custom store). */
   readonly store?: KnockStore;
   readonly firewall?: FirewallAdapter;
   readonly run?: CommandRunner;
@@ -54,7 +56,10 @@ export interface Gateway {
 /** Assembles store, firewall, engine and HTTP edge from a validated config. */
 export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway {
   const { log, now } = deps;
-  const rawStore = deps.store ?? createStore(config, now);
+  const backend =
+    deps.backend ??
+    (deps.store ? memoryBackend(deps.store) : createStoreBackend(config, { now, log }));
+  const rawStore = backend.store;
   // Metrics exist only with the admin API that serves them; otherwise nothing is wrapped.
   const metrics = config.admin ? createMetrics(rawStore, now) : undefined;
   const store = metrics
@@ -73,7 +78,13 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     });
   const grants = new GrantManager(store, firewall, now, log);
   const clientIp = createClientIpResolver(config.server.trustProxy);
-  const defences = createDefences(config, store, clientIp, log, now);
+  const defences = createDefences(
+    config,
+    { store, limiters: backend.limiters },
+    clientIp,
+    log,
+    now,
+  );
   const engine = new KnockEngine(
     config,
     store,
@@ -107,12 +118,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       return adminUrl;
     },
     async start() {
-      if (store instanceof RedisStore) {
-        // Start even when Redis is down: knocks fail closed (503) until it is back.
-        await store.connect().catch((error: unknown) => {
-          log.error({ err: error }, "Redis is not reachable yet; knocks fail closed until it is");
-        });
-      }
+      // Start even when the store is down: knocks fail closed (503) until it is back.
+      await backend.connect().catch((error: unknown) => {
+        log.error({ err: error }, "the store is not reachable yet; knocks fail closed until it is");
+      });
       // Idempotent: the base ruleset (closed ports, ESTABLISHED accept) never depends on
       // the admin having run `webknock firewall init` first.
       await firewall.init(config.doors.flatMap((door) => door.open));
@@ -152,15 +161,9 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       );
       await admin?.stop();
       await grants.stop();
-      await store.close();
-      defences.close();
+      await backend.close();
     },
   };
-}
-
-function createStore(config: GatewayConfig, now: Clock): KnockStore {
-  if (config.store.redis === undefined) return new MemoryStore(now);
-  return new RedisStore(createRedisClient(config.store.redis), config.store.keyPrefix, now);
 }
 
 /** Hard limits that keep slow or oversized requests from tying up the gateway. */

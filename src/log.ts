@@ -16,11 +16,27 @@ export function createLogger(
       base: { app: "webknock" },
       redact: {
         paths: ["code", "secret", "*.code", "*.secret", "body.code", "req.body"],
-        censor: "[redacted]",
+        censor: keepErrorCodes,
       },
     },
     options.destination ?? process.stdout,
   );
+}
+
+/**
+ * An error code (`ERR_CONFIG`, `ECONNREFUSED`, `ERR_KNOCK_DENIED`): upper-case letters,
+ * digits and `_`, starting with a letter. A TOTP code is digits only, so it never matches.
+ */
+const ERROR_CODE = /^[A-Z][A-Z0-9_]*$/;
+
+/**
+ * The redaction censor: `*.code` must hide a TOTP code wherever one might be logged, but
+ * not `err.code`, which says what failed. A `code` that looks like an error code is kept;
+ * anything else under a redacted path (every secret, every other code) is censored.
+ */
+function keepErrorCodes(value: unknown, path: string[]): unknown {
+  const isCode = path.at(-1) === "code";
+  return isCode && typeof value === "string" && ERROR_CODE.test(value) ? value : "[redacted]";
 }
 
 /** A logger that discards everything; for tests that do not read logs. */

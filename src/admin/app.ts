@@ -1,17 +1,16 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import helmet from "helmet";
 import type { Clock } from "../clock.js";
+import { DOOR_NAME } from "../config/names.js";
 import { FirewallError, StoreUnavailableError } from "../errors.js";
 import type { FirewallAdapter } from "../firewall/types.js";
 import type { GrantManager } from "../knock/grants.js";
 import type { Logger } from "../log.js";
-import { normalizeIp } from "../net/ip.js";
-import type { GrantRecord, KnockStore } from "../store/types.js";
+import { canonicalIp } from "../net/ip.js";
+import { BAN_PAGE_MAX, type GrantRecord, type KnockStore } from "../store/types.js";
+import { encodeCursor, readBanPage } from "./ban-query.js";
 import { requireBearer } from "./auth.js";
 import type { GatewayMetrics } from "./metrics.js";
-
-/** Door names as the config schema allows them. */
-const DOOR_NAME = /^[a-z0-9_-]{1,32}$/;
 
 /** Everything the admin API needs, injected. */
 export interface AdminAppDeps {
@@ -60,7 +59,7 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
 
   app.delete("/grants/:door/:ip", async (req, res) => {
     const door = req.params.door;
-    const ip = normalizeIp(req.params.ip);
+    const ip = canonicalIp(req.params.ip);
     if (!DOOR_NAME.test(door) || ip === undefined) {
       res.status(400).json({
         error: "bad-request",
@@ -80,9 +79,17 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
     res.json({ revoked: grantView(revoked, now()) });
   });
 
-  app.get("/bans", async (_req, res) => {
+  app.get("/bans", async (req, res) => {
+    const page = readBanPage(req.originalUrl);
+    if (page === undefined) {
+      res.status(400).json({
+        error: "bad-request",
+        message: `Write GET /bans?limit=N&cursor=C with N from 1 to ${BAN_PAGE_MAX} and C the nextCursor of the previous page.`,
+      });
+      return;
+    }
     const at = now();
-    const bans = await store.listBans();
+    const { bans, next } = await store.listBans(page);
     res.json({
       bans: bans.map((ban) => ({
         ip: ban.ip,
@@ -90,15 +97,17 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
         remainingSeconds: Math.max(0, Math.ceil((ban.until - at) / 1000)),
         reason: ban.reason,
       })),
+      nextCursor: next === undefined ? null : encodeCursor(next),
     });
   });
 
   app.delete("/bans/:ip", async (req, res) => {
-    const ip = normalizeIp(req.params.ip);
+    const ip = canonicalIp(req.params.ip);
     if (ip === undefined) {
       res.status(400).json({
         error: "bad-request",
-        message: "Write DELETE /bans/IP with an IPv4 or IPv6 address.",
+        message:
+          "Write DELETE /bans/IP with an IPv4 or IPv6 address; a ban on its prefix is lifted too.",
       });
       return;
     }

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { loadConfigFile } from "../config/load.js";
+import { WebknockError } from "../errors.js";
 import type { GatewayConfig } from "../config/types.js";
 import type { CliDeps } from "./deps.js";
 
@@ -17,8 +18,12 @@ export function loadCliConfig(options: { config?: string }, deps: CliDeps): Gate
   return loadConfigFile(path, { env: deps.env, readFile: deps.readFile });
 }
 
-/** Bad arguments; the CLI exits with EXIT.usage. */
-export class CliUsageError extends Error {}
+/** Bad arguments; the CLI exits with EXIT.usage. The message names the argument and the fix. */
+export class CliUsageError extends WebknockError {
+  constructor(message: string, options?: ErrorOptions & { readonly fix?: string }) {
+    super("ERR_USAGE", message, options);
+  }
+}
 
 /** Exit codes, distinct per outcome so scripts can branch on them. */
 export const EXIT = Object.freeze({
@@ -34,8 +39,8 @@ export const EXIT = Object.freeze({
 });
 
 /** Thrown by a command that has already printed its outcome and wants a given exit code. */
-export class ExitError extends Error {
+export class ExitError extends WebknockError {
   constructor(readonly exitCode: number) {
-    super(`exit ${exitCode}`);
+    super("ERR_EXIT", `exit ${exitCode}`);
   }
 }

@@ -45,14 +45,22 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     return EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (error instanceof ExitError) return error.exitCode;
     if (error instanceof CliUsageError || error instanceof ConfigError) {
-      deps.stderr.write(`webknock: ${error.message}\n`);
+      deps.stderr.write(`webknock: ${error.describe()}\n`);
       return EXIT.usage;
     }
-    if (error instanceof ExitError) return error.exitCode;
-    const message =
-      error instanceof WebknockError ? error.message : String((error as Error).stack ?? error);
-    deps.stderr.write(`webknock: ${message}\n`);
+    if (error instanceof WebknockError) {
+      deps.stderr.write(`webknock: ${error.describe()}\n`);
+      return EXIT.error;
+    }
+    // Anything else is a bug: one line for the user, the stack only on request.
+    const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    deps.stderr.write(
+      `webknock: unexpected error (ERR_INTERNAL): ${detail}. This is a bug; please report it${deps.env.WEBKNOCK_DEBUG ? "" : " (set WEBKNOCK_DEBUG=1 for the stack trace)"}.\n`,
+    );
+    if (deps.env.WEBKNOCK_DEBUG && error instanceof Error)
+      deps.stderr.write(`${error.stack ?? ""}\n`);
     return EXIT.error;
   }
 }

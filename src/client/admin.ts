@@ -1,3 +1,4 @@
+import { WebknockError } from "../errors.js";
 import { HttpClient, TransportError } from "./http.js";
 
 /** A grant as `GET /grants` lists it. */
@@ -23,15 +24,42 @@ export interface AdminBan {
 export type AdminFailure =
   "unauthorized" | "not-found" | "bad-request" | "unreachable" | "unavailable" | "protocol";
 
-/** An admin API call that did not succeed. */
-export class AdminError extends Error {
+/** Stable code and fix per failure. */
+const FAILURES: Readonly<Record<AdminFailure, { code: string; fix: string }>> = {
+  unauthorized: {
+    code: "ERR_ADMIN_UNAUTHORIZED",
+    fix: "Pass the token of the gateway's admin.tokenFile with --token-file or WEBKNOCK_ADMIN_TOKEN.",
+  },
+  "not-found": {
+    code: "ERR_ADMIN_NOT_FOUND",
+    fix: "List what exists with 'webknock grants list' or 'webknock bans list'.",
+  },
+  "bad-request": {
+    code: "ERR_ADMIN_BAD_REQUEST",
+    fix: "Check the door name and the IP address.",
+  },
+  unreachable: {
+    code: "ERR_ADMIN_UNREACHABLE",
+    fix: "Check --admin-url (default http://127.0.0.1:9090) and that the gateway has an admin section.",
+  },
+  unavailable: {
+    code: "ERR_ADMIN_UNAVAILABLE",
+    fix: "Try again later; check the gateway's store (Redis).",
+  },
+  protocol: {
+    code: "ERR_ADMIN_PROTOCOL",
+    fix: "Check that --admin-url points at the webknock admin API.",
+  },
+};
+
+/** An admin API call that did not succeed; `failure` and `code` are stable. */
+export class AdminError extends WebknockError {
   constructor(
     readonly failure: AdminFailure,
     message: string,
     options?: ErrorOptions,
   ) {
-    super(message, options);
-    this.name = "AdminError";
+    super(FAILURES[failure].code, message, { ...options, fix: FAILURES[failure].fix });
   }
 }
 
@@ -47,7 +75,16 @@ export class AdminClient {
   private readonly base: URL;
 
   constructor(private readonly options: AdminClientOptions) {
-    this.base = new URL(options.url);
+    try {
+      this.base = new URL(options.url);
+    } catch (error) {
+      // new URL throws a bare TypeError; say which URL and what to write.
+      throw new AdminError(
+        "unreachable",
+        `${JSON.stringify(options.url)} is not a URL; write http://HOST:PORT.`,
+        { cause: error },
+      );
+    }
   }
 
   /** Live grants, soonest expiry first. */
@@ -61,9 +98,25 @@ export class AdminClient {
     return ((await this.call("DELETE", path)) as { revoked: AdminGrant }).revoked;
   }
 
-  /** Bans in force, soonest lift first. */
-  async listBans(): Promise<AdminBan[]> {
-    return ((await this.call("GET", "/bans")) as { bans: AdminBan[] }).bans;
+  /**
+   * Bans in force, soonest lift first: follows the API's pages (200 bans, about 26 KB,
+   * within the client's 64 KB answer limit), at most `maxPages` of them, so a huge ban
+   * list cannot make the CLI run unbounded.
+   */
+  async listBans(maxPages = 500): Promise<AdminBan[]> {
+    const bans: AdminBan[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < maxPages; page++) {
+      const query: string = cursor === null ? "" : `&cursor=${encodeURIComponent(cursor)}`;
+      const body = (await this.call("GET", `/bans?limit=200${query}`)) as {
+        bans: AdminBan[];
+        nextCursor?: string | null;
+      };
+      bans.push(...body.bans);
+      cursor = body.nextCursor ?? null;
+      if (cursor === null) break;
+    }
+    return bans;
   }
 
   /** Lifts a ban; rejects with `not-found` when the IP is not banned. */

@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { WebknockError } from "../errors.js";
 
 /** A finished HTTP exchange, body as text (capped). */
 export interface HttpResponse {
@@ -11,15 +12,26 @@ export interface HttpResponse {
 /** Why a request never got an answer. */
 export type TransportFailure = "unreachable" | "tls";
 
+/** Stable code and fix per transport failure; the knock and admin clients reuse the fixes. */
+export const TRANSPORT: Readonly<Record<TransportFailure, { code: string; fix: string }>> = {
+  unreachable: {
+    code: "ERR_UNREACHABLE",
+    fix: "Check the URL and port, and that the gateway is running and reachable from here.",
+  },
+  tls: {
+    code: "ERR_TLS",
+    fix: "If the gateway uses a self-signed certificate you trust, pass --insecure.",
+  },
+};
+
 /** The request could not be completed; `failure` says whether the TLS handshake was the cause. */
-export class TransportError extends Error {
+export class TransportError extends WebknockError {
   constructor(
     readonly failure: TransportFailure,
     message: string,
     options?: ErrorOptions,
   ) {
-    super(message, options);
-    this.name = "TransportError";
+    super(TRANSPORT[failure].code, message, { ...options, fix: TRANSPORT[failure].fix });
   }
 }
 

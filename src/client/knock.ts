@@ -1,4 +1,6 @@
-import { HttpClient, TransportError, type HttpResponse } from "./http.js";
+import { isKnockPath, KNOCK_PATH_FIX } from "../config/names.js";
+import { WebknockError } from "../errors.js";
+import { HttpClient, TRANSPORT, TransportError, type HttpResponse } from "./http.js";
 
 /** What a successful knock opened, exactly as the gateway reports it. */
 export interface KnockGrant {
@@ -15,20 +17,52 @@ export interface KnockGrant {
  * Why a knock failed: `denied` (the gateway refused the code or user), `no-challenge`
  * (the sequence was wrong or too slow, or this source is not allowed), `unreachable`,
  * `tls` (certificate not trusted), `unavailable` (the gateway failed closed, 503),
- * `protocol` (an answer that is not the gateway's).
+ * `protocol` (an answer that is not the gateway's), `invalid-request` (a URL or path that
+ * would not stay on the gateway's origin; refused before anything is sent).
  */
 export type KnockFailure =
-  "denied" | "no-challenge" | "unreachable" | "tls" | "unavailable" | "protocol";
+  | "denied"
+  | "no-challenge"
+  | "unreachable"
+  | "tls"
+  | "unavailable"
+  | "protocol"
+  | "invalid-request";
 
-/** A knock that did not open anything; `failure` is stable, `message` a whole sentence. */
-export class KnockError extends Error {
+/** Stable code and fix per failure; scripts match on `code` (or `failure`). */
+const FAILURES: Readonly<Record<KnockFailure, { code: string; fix: string }>> = {
+  denied: {
+    code: "ERR_KNOCK_DENIED",
+    fix: "Check the user name and secret, wait for the next code, or ask the operator whether the user is locked out or not on this door.",
+  },
+  "no-challenge": {
+    code: "ERR_KNOCK_NO_CHALLENGE",
+    fix: "Check the sequence, walk it within the door's sequenceTimeout, and knock from an allowed address.",
+  },
+  unreachable: { code: "ERR_KNOCK_UNREACHABLE", fix: TRANSPORT.unreachable.fix },
+  tls: { code: "ERR_KNOCK_TLS", fix: TRANSPORT.tls.fix },
+  unavailable: {
+    code: "ERR_KNOCK_UNAVAILABLE",
+    fix: "Try again later; the operator should check the gateway's store (Redis).",
+  },
+  protocol: {
+    code: "ERR_KNOCK_PROTOCOL",
+    fix: "Check that the URL points at a webknock gateway.",
+  },
+  "invalid-request": {
+    code: "ERR_KNOCK_INVALID_REQUEST",
+    fix: "Fix the URL or the sequence paths; nothing was sent.",
+  },
+};
+
+/** A knock that did not open anything; `failure` and `code` are stable, `message` a sentence. */
+export class KnockError extends WebknockError {
   constructor(
     readonly failure: KnockFailure,
     message: string,
     options?: ErrorOptions,
   ) {
-    super(message, options);
-    this.name = "KnockError";
+    super(FAILURES[failure].code, message, { ...options, fix: FAILURES[failure].fix });
   }
 }
 
@@ -56,15 +90,19 @@ const JSON_HEADERS = { accept: "application/json" } as const;
  * JSON API. Resolves with the grant or rejects with a KnockError.
  */
 export async function knock(request: KnockRequest): Promise<KnockGrant> {
-  const base = new URL(request.url);
+  const base = gatewayUrl(request.url);
+  // Every URL is resolved and checked before the first packet: a knock never goes half
+  // way and then on to another host with the challenge, user and code.
+  const steps = request.sequence.map((path) => stepUrl(base, path));
   const client = new HttpClient({
     insecure: request.insecure,
     timeoutMs: request.timeoutMs ?? DEFAULT_TIMEOUT_MS,
   });
   try {
     let challenge: string | undefined;
-    for (const [index, path] of request.sequence.entries()) {
-      const res = await send(client, "GET", new URL(path, base.origin));
+    for (const [index, url] of steps.entries()) {
+      const path = url.pathname;
+      const res = await send(client, "GET", url);
       if (res.status === 503) throw unavailable();
       if (index < request.sequence.length - 1) continue;
       const offered = res.status === 200 ? parseJson(res, "challenge").challenge : undefined;
@@ -78,11 +116,12 @@ export async function knock(request: KnockRequest): Promise<KnockGrant> {
     }
     if (challenge === undefined) throw new KnockError("protocol", "The sequence is empty.");
     const code = typeof request.code === "string" ? request.code : await request.code();
-    const last = request.sequence.at(-1) ?? "/";
+    const last = steps.at(-1);
+    if (last === undefined) throw new KnockError("protocol", "The sequence is empty.");
     const res = await send(
       client,
       "POST",
-      new URL(last, base.origin),
+      last,
       JSON.stringify({ challenge, user: request.user, code }),
     );
     if (res.status === 200) {
@@ -105,6 +144,42 @@ export async function knock(request: KnockRequest): Promise<KnockGrant> {
   } finally {
     client.close();
   }
+}
+
+/** The gateway's base URL: http or https, anything else refused. */
+function gatewayUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new KnockError(
+      "invalid-request",
+      `${JSON.stringify(text)} is not a URL; write http(s)://host[:port], IPv6 as http://[2001:db8::1]:8080.`,
+    );
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new KnockError(
+      "invalid-request",
+      `The gateway URL must start with http:// or https://; got ${JSON.stringify(text)}.`,
+    );
+  }
+  return url;
+}
+
+/**
+ * A step's URL on the gateway's origin. Refused unless the path is a knock path (exactly
+ * one leading '/', no backslash, query, fragment or dot segment) and resolves, unchanged, on
+ * the gateway's own origin: `//evil.example/b` would otherwise send the code elsewhere.
+ */
+export function stepUrl(base: URL, path: string): URL {
+  const url = isKnockPath(path) ? new URL(path, base.origin) : undefined;
+  if (url?.origin !== base.origin || url.pathname !== path) {
+    throw new KnockError(
+      "invalid-request",
+      `Refusing the sequence path ${JSON.stringify(path)}: it would not stay on ${base.origin}; ${KNOCK_PATH_FIX}.`,
+    );
+  }
+  return url;
 }
 
 async function send(

@@ -1,6 +1,7 @@
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { parseDocument } from "yaml";
 import { z } from "zod";
+import { parseYaml } from "../config/yaml.js";
+import { WebknockError } from "../errors.js";
 
 /** One saved knock: where, which paths, who, and where the secret lives. */
 export interface KnockProfile {
@@ -13,10 +14,11 @@ export interface KnockProfile {
 }
 
 /** The client config could not be used; the message names the file and the key. */
-export class ClientConfigError extends Error {
+export class ClientConfigError extends WebknockError {
   constructor(message: string) {
-    super(message);
-    this.name = "ClientConfigError";
+    super("ERR_CLIENT_CONFIG", message, {
+      fix: "See docs/usage.md for the client config's format: profiles: { NAME: { url, sequence, user, secretFile } }.",
+    });
   }
 }
 
@@ -49,13 +51,10 @@ export function readProfile(
   name: string,
   env: NodeJS.ProcessEnv,
 ): KnockProfile {
-  const document = parseDocument(text, { uniqueKeys: true });
-  if (document.errors.length > 0) {
-    throw new ClientConfigError(
-      `Client config ${path} is not valid YAML: ${document.errors.map((e) => e.message).join("; ")}`,
-    );
-  }
-  const parsed = fileSchema.safeParse(document.toJS() as unknown);
+  const yaml = parseYaml(text);
+  if (!yaml.ok)
+    throw new ClientConfigError(`Client config ${path} is not valid YAML: ${yaml.problem}`);
+  const parsed = fileSchema.safeParse(yaml.value);
   if (!parsed.success) {
     const issues = parsed.error.issues.map(
       (i) => `${i.path.join(".") || "(top level)"}: ${i.message}`,

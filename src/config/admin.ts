@@ -1,5 +1,5 @@
-import type { ConfigSources } from "./load.js";
 import type { RawConfig } from "./schema.js";
+import { readPrivateFile, type ConfigSources } from "./sources.js";
 import type { AdminConfig } from "./types.js";
 
 /** A bearer token shorter than this is guessable; `openssl rand -hex 32` gives 64 characters. */
@@ -14,14 +14,14 @@ export function readAdmin(
   if (admin === undefined) return undefined;
   let text: string | undefined;
   if (admin.tokenFile !== undefined) {
-    try {
-      text = sources.readFile(admin.tokenFile);
-    } catch (error) {
-      problems.push(
-        `admin.tokenFile: cannot read ${admin.tokenFile} (${(error as NodeJS.ErrnoException).code ?? "error"}); create it with 'openssl rand -hex 32 > FILE; chmod 600 FILE'`,
-      );
-      return undefined;
-    }
+    text = readPrivateFile(
+      "admin.tokenFile",
+      admin.tokenFile,
+      sources,
+      problems,
+      `create it with 'openssl rand -hex 32 > ${admin.tokenFile}; chmod 600 ${admin.tokenFile}'`,
+    );
+    if (text === undefined) return undefined;
   } else if (admin.tokenEnv !== undefined) {
     text = sources.env[admin.tokenEnv];
     if (text === undefined) {

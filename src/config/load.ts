@@ -1,21 +1,19 @@
-import { readFileSync } from "node:fs";
-import { parseDocument } from "yaml";
-import type { z } from "zod";
 import { ConfigError } from "../errors.js";
-import { BASE32, configSchema, MIN_SECRET_CHARS, type RawConfig } from "./schema.js";
 import { readAdmin } from "./admin.js";
-import type { DoorConfig, GatewayConfig, UserConfig } from "./types.js";
+import { describeIssue } from "./issues.js";
+import { configSchema, type RawConfig } from "./schema.js";
+import { malformedSecret, normalizeBase32, weakSecret } from "./secret.js";
+import { defaultSources, readPrivateFile, type ConfigSources } from "./sources.js";
+import type { DoorConfig, FirewallConfig, GatewayConfig, UserConfig } from "./types.js";
+import { parseYaml } from "./yaml.js";
 
-/** What loading needs from the outside world, injectable for tests. */
-export interface ConfigSources {
-  readonly env: NodeJS.ProcessEnv;
-  readonly readFile: (path: string) => string;
+export type { ConfigSources } from "./sources.js";
+
+/** How a config is resolved beyond its text. */
+export interface ResolveOptions {
+  /** Only `webknock demo` may run on the public demo secret. */
+  readonly allowDemoSecret?: boolean;
 }
-
-const defaultSources: ConfigSources = {
-  env: process.env,
-  readFile: (path) => readFileSync(path, "utf8"),
-};
 
 /** Reads, parses and validates a YAML config file; throws ConfigError naming every problem. */
 export function loadConfigFile(
@@ -30,15 +28,11 @@ export function loadConfigFile(
       `Cannot read config file ${path}: ${(error as Error).message}. Pass -c FILE or set WEBKNOCK_CONFIG.`,
     );
   }
-  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (document.errors.length > 0) {
-    const problems = document.errors.map((e) => `${path}: ${e.message}`);
-    throw new ConfigError(
-      `Config file ${path} is not valid YAML:\n  ${problems.join("\n  ")}`,
-      problems,
-    );
+  const parsed = parseYaml(text);
+  if (!parsed.ok) {
+    throw new ConfigError(`Config file ${path} is not valid YAML: ${parsed.problem}`);
   }
-  return resolveConfig(document.toJS() as unknown, sources, path);
+  return resolveConfig(parsed.value, sources, path);
 }
 
 /** Validates an already-parsed config object (the demo and tests build these in code). */
@@ -46,19 +40,25 @@ export function resolveConfig(
   raw: unknown,
   sources: ConfigSources = defaultSources,
   origin = "config",
+  options: ResolveOptions = {},
 ): GatewayConfig {
-  const parsed = configSchema.safeParse(raw ?? {});
+  const parsed = configSchema.safeParse(raw ?? {}, { reportInput: true });
   if (!parsed.success) throw problemsError(origin, parsed.error.issues.map(describeIssue));
   const problems: string[] = [];
-  const config = build(parsed.data, sources, problems);
+  const config = build(parsed.data, sources, problems, options);
   if (problems.length > 0) throw problemsError(origin, problems);
   return config;
 }
 
-function build(data: RawConfig, sources: ConfigSources, problems: string[]): GatewayConfig {
+function build(
+  data: RawConfig,
+  sources: ConfigSources,
+  problems: string[],
+  options: ResolveOptions,
+): GatewayConfig {
   const users = new Map<string, UserConfig>();
   for (const [name, user] of Object.entries(data.users)) {
-    const secret = readSecret(name, user, sources, problems);
+    const secret = readSecret(name, user, sources, problems, options.allowDemoSecret === true);
     if (secret !== undefined) users.set(name, { name, secret, sources: user.sources });
   }
   const owners = new Map<string, string>();
@@ -74,7 +74,8 @@ function build(data: RawConfig, sources: ConfigSources, problems: string[]): Gat
       owners.set(path, `doors.${name}`);
     });
     door.users.forEach((user, index) => {
-      if (!(user in data.users)) {
+      // Own keys only: `constructor` or `toString` must not find Object.prototype.
+      if (!Object.hasOwn(data.users, user)) {
         problems.push(
           `doors.${name}.users[${index}]: user ${JSON.stringify(user)} is not defined; add it under users: or remove it here`,
         );
@@ -92,11 +93,6 @@ function build(data: RawConfig, sources: ConfigSources, problems: string[]): Gat
       sources: door.sources,
     });
   }
-  if (data.firewall.backend === "command" && data.firewall.command === undefined) {
-    problems.push(
-      'firewall.command: the command backend needs open and close argv templates, such as open: [/usr/local/sbin/allow, "%IP%", "%PROTO%", "%PORT%", "%SECONDS%"]',
-    );
-  }
   const { limits } = data;
   if (limits.maxLockout < limits.lockout) {
     problems.push(
@@ -106,13 +102,7 @@ function build(data: RawConfig, sources: ConfigSources, problems: string[]): Gat
   return {
     server: { listen: data.server.listen, trustProxy: data.server.trustProxy },
     store: { redis: data.store.redis, keyPrefix: data.store.keyPrefix },
-    firewall: {
-      backend: data.firewall.backend,
-      chain: data.firewall.chain,
-      table: data.firewall.table,
-      command: data.firewall.command,
-      sweepIntervalMs: data.firewall.sweepInterval,
-    },
+    firewall: firewallConfig(data.firewall),
     doors,
     users,
     limits: {
@@ -122,6 +112,8 @@ function build(data: RawConfig, sources: ConfigSources, problems: string[]): Gat
       lockoutMs: Math.max(1000, Math.ceil(limits.lockout / 1000) * 1000),
       maxLockoutMs: Math.max(1000, Math.ceil(limits.maxLockout / 1000) * 1000),
       lockoutMemoryMs: limits.lockoutMemory,
+      ipv4Prefix: limits.ipv4Prefix,
+      ipv6Prefix: limits.ipv6Prefix,
       scanner: {
         distinctPaths: limits.scanner.distinctPaths,
         windowMs: limits.scanner.window,
@@ -131,6 +123,14 @@ function build(data: RawConfig, sources: ConfigSources, problems: string[]): Gat
     },
     admin: readAdmin(data.admin, sources, problems),
   };
+}
+
+/** The resolved firewall section: the same union, durations in milliseconds. */
+function firewallConfig(raw: RawConfig["firewall"]): FirewallConfig {
+  const common = { chain: raw.chain, table: raw.table, sweepIntervalMs: raw.sweepInterval };
+  return raw.backend === "command"
+    ? { ...common, backend: raw.backend, command: raw.command }
+    : { ...common, backend: raw.backend };
 }
 
 function dedupe<T extends { proto: string; port: number }>(specs: readonly T[]): T[] {
@@ -143,19 +143,20 @@ function readSecret(
   user: RawConfig["users"][string],
   sources: ConfigSources,
   problems: string[],
+  allowDemo: boolean,
 ): string | undefined {
   let text: string | undefined;
   let key: string;
   if (user.secretFile !== undefined) {
     key = `users.${name}.secretFile`;
-    try {
-      text = sources.readFile(user.secretFile);
-    } catch (error) {
-      problems.push(
-        `${key}: cannot read ${user.secretFile} (${(error as NodeJS.ErrnoException).code ?? "error"}); create it with 'webknock user add ${name}' or fix the path`,
-      );
-      return undefined;
-    }
+    text = readPrivateFile(
+      key,
+      user.secretFile,
+      sources,
+      problems,
+      `create it with 'webknock user add ${name}' or fix the path`,
+    );
+    if (text === undefined) return undefined;
   } else if (user.secretEnv !== undefined) {
     key = `users.${name}.secretEnv`;
     text = sources.env[user.secretEnv];
@@ -169,27 +170,14 @@ function readSecret(
     key = `users.${name}.secret`;
     text = user.secret;
   }
-  const secret = (text ?? "").replace(/\s+/g, "").toUpperCase().replace(/=+$/, "");
-  if (!BASE32.test(secret) || secret.length < MIN_SECRET_CHARS) {
-    // The value is a secret: say what is wrong with it, never echo it.
-    problems.push(
-      `${key}: the secret must be base32 (A-Z, 2-7) of at least ${MIN_SECRET_CHARS} characters (128 bits); got ${secret.length} characters${BASE32.test(secret) || secret === "" ? "" : " with characters outside base32"}. Generate one with 'webknock user add ${name}'`,
-    );
+  const secret = normalizeBase32(text ?? "");
+  // The value is a secret: say what is wrong with it, never echo it.
+  const problem = malformedSecret(secret) ?? weakSecret(secret, allowDemo);
+  if (problem !== undefined) {
+    problems.push(`${key}: ${problem}; generate one with 'webknock user add ${name}'`);
     return undefined;
   }
   return secret;
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
-  const key = path.replace(/^\./, "") || "(top level)";
-  if (issue.code === "unrecognized_keys") {
-    return `${key}: unknown key(s) ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}; check the spelling against config/webknock.example.yaml`;
-  }
-  if (issue.code === "invalid_type" && issue.input === undefined) {
-    return `${key}: is required; see config/webknock.example.yaml`;
-  }
-  return `${key}: ${issue.message}`;
 }
 
 function problemsError(origin: string, problems: string[]): ConfigError {

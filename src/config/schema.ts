@@ -1,228 +1,151 @@
+import { DEFAULT_PREFIX_LENGTHS } from "../net/prefix.js";
 import { z } from "zod";
-import { parseDuration } from "./duration.js";
-import { expandCidrs } from "../net/ip.js";
+import { DEFAULTS } from "./defaults.js";
+import { cidrList, duration, intIn, port, portSpec, text } from "./fields.js";
+import { firewallSchema } from "./firewall-schema.js";
+import {
+  DOOR_NAME,
+  DOOR_NAME_FIX,
+  isKnockPath,
+  KNOCK_PATH_FIX,
+  USER_NAME,
+  USER_NAME_FIX,
+} from "./names.js";
 
-/** Where each default comes from is said beside it; they are frozen named constants. */
-export const DEFAULTS = Object.freeze({
-  /** knockd's classic seq_timeout is 5-15 s; a phone tapping bookmarks needs a little more. */
-  sequenceTimeout: "20s",
-  /** Long enough to open an authenticator app and type six digits. */
-  challengeTimeout: "60s",
-  /** Enough to start an SSH session; the ESTABLISHED rule keeps it alive after. */
-  openFor: "30s",
-  /** Sweeper period: a grant closes at most this long after its expiry. */
-  sweepInterval: "1s",
-  keyPrefix: "wk:",
-  chain: "WEBKNOCK",
-  table: "webknock",
-  listen: [{ host: "127.0.0.1", port: 8080 }],
-  /**
-   * Consecutive failed codes before a user or IP is locked out. NIST SP 800-63B 5.2.2
-   * caps this at 100; with 6 digits and 2 valid codes per attempt, 5 tries per lockout
-   * give an attacker odds of 1e-5 per lockout, and the lockout doubles each time.
-   */
-  maxFailures: 5,
-  /** Failures older than this are forgotten even without a success. */
-  failureWindow: "15m",
-  /** The first lockout; each further one within lockoutMemory doubles it. */
-  lockout: "1m",
-  /** Upper bound of the doubling: a day of lockouts costs an attacker about 24 x 5 guesses. */
-  maxLockout: "1h",
-  /** Lockouts are counted (for doubling) over this period. */
-  lockoutMemory: "24h",
-  /**
-   * A client asking for this many distinct unknown paths within scannerWindow is a
-   * scanner (a browser asks for a few; dirbuster-style tools for hundreds a second).
-   */
-  scannerDistinctPaths: 20,
-  scannerWindow: "10s",
-  /** How long a scanner's knocks are ignored, on every gateway sharing the store. */
-  scannerBan: "1h",
-  /** IPs the in-process scanner counter tracks at once (about 80 bytes each). */
-  scannerTrackedIps: 10_000,
-  /** Loopback only: the admin API can revoke grants, so it is never exposed by default. */
-  adminListen: { host: "127.0.0.1", port: 9090 },
-});
+export { DEFAULTS } from "./defaults.js";
 
-/** Kernel object names: iptables allows 28 chars; keep them plain so they never need quoting. */
-const KERNEL_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,19}$/;
-/** A knock path: absolute, no query or fragment, no dot segments, no doubled slashes. */
-const KNOCK_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*$/;
-const PORT_SPEC = /^(tcp|udp)\/(\d{1,5})$/;
-/** RFC 4648 base32 alphabet; otplib and authenticator apps use it unpadded. */
-const BASE32 = /^[A-Z2-7]+=*$/;
-/** RFC 4226 requires at least 128 bits; 26 base32 characters carry 130. */
-const MIN_SECRET_CHARS = 26;
-
-const duration = (example: string) =>
-  z.union([z.string(), z.number()]).transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        message: `got ${JSON.stringify(value)}; write a duration such as ${example} (units ms, s, m, h)`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
-
-const cidrList = z.array(z.string()).superRefine((entries, ctx) => {
-  for (const bad of expandCidrs(entries).invalid) {
-    ctx.addIssue({
-      code: "custom",
-      message: `got ${JSON.stringify(bad)}; write a CIDR such as 203.0.113.0/24 or 2001:db8::/32, or a keyword (loopback, private, linklocal)`,
-    });
-  }
-});
-
-const port = z
-  .number({ error: "write a port number from 1 to 65535" })
-  .int()
-  .min(1, "ports run from 1 to 65535")
-  .max(65535, "ports run from 1 to 65535");
-
-const portSpec = z.string().transform((text, ctx) => {
-  const match = PORT_SPEC.exec(text.trim().toLowerCase());
-  const number = Number(match?.[2]);
-  if (!match || number < 1 || number > 65535) {
-    ctx.addIssue({
-      code: "custom",
-      message: `got ${JSON.stringify(text)}; write proto/port such as tcp/22 or udp/51820`,
-    });
-    return z.NEVER;
-  }
-  return { proto: match[1] as "tcp" | "udp", port: number };
-});
+const HOST_FIX = "write a host name or address such as 127.0.0.1 or ::1";
 
 const listenSchema = z.strictObject({
-  host: z.string().min(1),
+  host: text(HOST_FIX),
   /** 0 picks a free port (tests); the chosen one is logged at start-up. */
-  port: z
-    .number({ error: "write a port number from 1 to 65535" })
-    .int()
-    .min(0, "ports run from 1 to 65535")
-    .max(65535, "ports run from 1 to 65535"),
-  tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+  port: intIn(0, 65535, "write a port number from 1 to 65535 (0 picks a free one)"),
+  tls: z
+    .strictObject({
+      cert: text("write the path of a PEM certificate file"),
+      key: text("write the path of a PEM private key file"),
+    })
+    .optional(),
 });
+
+const SEQUENCE_FIX = "list 1 to 16 paths such as [/img/a81f3c.png, /p/b7d2e4]";
 
 const doorSchema = z.strictObject({
   sequence: z
-    .array(
-      z
-        .string()
-        .max(200, "a knock path may be at most 200 characters")
-        .regex(
-          KNOCK_PATH,
-          "write an absolute path such as /img/a81f3c.png: no query, fragment, '..' or '//'",
-        )
-        .refine((path) => !path.split("/").some((s) => s === "." || s === ".."), {
-          message: "a knock path may not contain '.' or '..' segments",
-        }),
-    )
-    .min(1, "a door needs 1 to 16 paths")
-    .max(16, "a door needs 1 to 16 paths"),
+    .array(z.string(KNOCK_PATH_FIX).refine(isKnockPath, KNOCK_PATH_FIX), { error: SEQUENCE_FIX })
+    .min(1, SEQUENCE_FIX)
+    .max(16, SEQUENCE_FIX),
   sequenceTimeout: duration("20s").prefault(DEFAULTS.sequenceTimeout),
   challengeTimeout: duration("60s").prefault(DEFAULTS.challengeTimeout),
-  open: z.array(portSpec).min(1, "list at least one port to open, such as [tcp/22]"),
+  open: z
+    .array(portSpec, { error: "list the ports to open, such as [tcp/22]" })
+    .min(1, "list at least one port to open, such as [tcp/22]"),
   openFor: duration("30s").prefault(DEFAULTS.openFor),
-  users: z.array(z.string()).min(1, "list at least one user allowed through this door"),
+  users: z
+    .array(z.string("write a user name"), { error: "list the users allowed, such as [alice]" })
+    .min(1, "list at least one user allowed through this door, such as [alice]"),
   sources: cidrList.default([]),
 });
 
 const userSchema = z
   .strictObject({
-    secretFile: z.string().min(1).optional(),
-    secretEnv: z.string().min(1).optional(),
+    secretFile: text("write the path of a file holding the base32 secret").optional(),
+    secretEnv: text("write the name of an environment variable holding the secret").optional(),
     /** Inline secrets are for demos and tests; prefer secretFile with mode 0600. */
-    secret: z.string().min(1).optional(),
+    secret: text("write a base32 secret, or better use secretFile").optional(),
     sources: cidrList.default([]),
   })
-  .refine(
-    (user) =>
-      [user.secretFile, user.secretEnv, user.secret].filter((v) => v !== undefined).length === 1,
-    { message: "give exactly one of secretFile, secretEnv or secret" },
-  );
-
-const firewallSchema = z.strictObject({
-  backend: z.enum(["iptables", "ipset", "nftables", "command", "log"], {
-    error: "choose one of iptables, ipset, nftables, command, log",
-  }),
-  chain: z
-    .string()
-    .regex(KERNEL_NAME, "use letters, digits, _ or -, at most 20")
-    .default(DEFAULTS.chain),
-  table: z
-    .string()
-    .regex(KERNEL_NAME, "use letters, digits, _ or -, at most 20")
-    .default(DEFAULTS.table),
-  command: z
-    .strictObject({
-      open: z.array(z.string()).min(1),
-      close: z.array(z.string()).min(1),
-      /** FHS: variable state of a program lives under /var/lib. */
-      stateFile: z.string().min(1).default("/var/lib/webknock/command-grants.json"),
-    })
-    .optional(),
-  sweepInterval: duration("1s").prefault(DEFAULTS.sweepInterval),
-});
+  .superRefine((user, ctx) => {
+    const given = (["secretFile", "secretEnv", "secret"] as const).filter(
+      (key) => user[key] !== undefined,
+    );
+    if (given.length !== 1) {
+      // The input shown is which keys were given, never their values.
+      ctx.addIssue({
+        code: "custom",
+        input: given,
+        message: "give exactly one of secretFile, secretEnv or secret",
+      });
+    }
+  });
 
 const limitsSchema = z.strictObject({
-  maxFailures: z
-    .number()
-    .int()
-    .min(1, "allow at least 1 attempt")
-    .max(100, "NIST SP 800-63B allows at most 100 consecutive failures; 5 to 10 is usual")
-    .default(DEFAULTS.maxFailures),
+  maxFailures: intIn(
+    1,
+    100,
+    "write a whole number from 1 to 100 (NIST SP 800-63B allows at most 100; 5 to 10 is usual)",
+  ).default(DEFAULTS.maxFailures),
   failureWindow: duration("15m").prefault(DEFAULTS.failureWindow),
   lockout: duration("1m").prefault(DEFAULTS.lockout),
   maxLockout: duration("1h").prefault(DEFAULTS.maxLockout),
   lockoutMemory: duration("24h").prefault(DEFAULTS.lockoutMemory),
+  // One client = one address of this prefix: limits, bans and scanner counts are kept
+  // per IPv4 /ipv4Prefix and IPv6 /ipv6Prefix network (see src/net/prefix.ts).
+  ipv4Prefix: z
+    .number()
+    .int()
+    .min(8, "write a prefix length from 8 to 32; 32 counts each address on its own")
+    .max(32, "write a prefix length from 8 to 32; 32 counts each address on its own")
+    .default(DEFAULT_PREFIX_LENGTHS.ipv4Prefix),
+  ipv6Prefix: z
+    .number()
+    .int()
+    .min(16, "write a prefix length from 16 to 128; 64 (one end site) is usual")
+    .max(128, "write a prefix length from 16 to 128; 64 (one end site) is usual")
+    .default(DEFAULT_PREFIX_LENGTHS.ipv6Prefix),
   scanner: z
     .strictObject({
-      distinctPaths: z
-        .number()
-        .int()
-        .min(2, "write a number from 2 to 64")
-        .max(64, "write a number from 2 to 64: the counter tells apart about 64 paths")
-        .default(DEFAULTS.scannerDistinctPaths),
+      distinctPaths: intIn(
+        2,
+        64,
+        "write a whole number from 2 to 64: the counter tells apart about 64 paths",
+      ).default(DEFAULTS.scannerDistinctPaths),
       window: duration("10s").prefault(DEFAULTS.scannerWindow),
       ban: duration("1h").prefault(DEFAULTS.scannerBan),
-      trackedIps: z
-        .number()
-        .int()
-        .min(16)
-        .max(1_000_000, "at most 1000000 (about 80 MB)")
-        .default(DEFAULTS.scannerTrackedIps),
+      trackedIps: intIn(
+        16,
+        1_000_000,
+        "write a whole number from 16 to 1000000 (about 80 bytes each)",
+      ).default(DEFAULTS.scannerTrackedIps),
     })
     .prefault({}),
 });
 /** The admin API is off unless this section names where its bearer token comes from. */
 const adminSchema = z
   .strictObject({
-    listen: z.strictObject({ host: z.string().min(1), port }).default(DEFAULTS.adminListen),
-    tokenFile: z.string().min(1).optional(),
-    tokenEnv: z.string().min(1).optional(),
+    listen: z.strictObject({ host: text(HOST_FIX), port }).default(DEFAULTS.adminListen),
+    tokenFile: text("write the path of a file holding the token (mode 0600)").optional(),
+    tokenEnv: text("write the name of an environment variable holding the token").optional(),
   })
-  .refine((admin) => (admin.tokenFile === undefined) !== (admin.tokenEnv === undefined), {
-    message:
-      "give exactly one of tokenFile or tokenEnv; the admin API never runs without a token (remove the admin section to turn it off)",
+  .superRefine((admin, ctx) => {
+    const given = (["tokenFile", "tokenEnv"] as const).filter((key) => admin[key] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        input: given,
+        message:
+          "give exactly one of tokenFile or tokenEnv; the admin API never runs without a token (remove the admin section to turn it off)",
+      });
+    }
   });
+
+const TRUST_PROXY_FIX =
+  "trusting every proxy (true) or a hop count lets any client forge its IP. List the proxies' CIDRs instead, such as [loopback] or [10.0.0.5/32]";
 
 /** The raw file's shape. Refinements that span sections live in `load.ts`. */
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
-      listen: z.array(listenSchema).min(1).default(DEFAULTS.listen),
+      listen: z
+        .array(listenSchema, { error: "list listeners such as [{host: 127.0.0.1, port: 8080}]" })
+        .min(1, "list at least one listener such as {host: 127.0.0.1, port: 8080}")
+        .default(DEFAULTS.listen),
       trustProxy: z
         .unknown()
         .default([])
         .superRefine((value, ctx) => {
           if (!Array.isArray(value)) {
-            ctx.addIssue({
-              code: "custom",
-              message: `got ${JSON.stringify(value)}; trusting every proxy (true) or a hop count lets any client forge its IP. List the proxies' CIDRs instead, such as [loopback] or [10.0.0.5/32]`,
-            });
+            ctx.addIssue({ code: "custom", input: value, message: TRUST_PROXY_FIX });
           }
         })
         .pipe(cidrList),
@@ -231,24 +154,24 @@ export const configSchema = z.strictObject({
   store: z
     .strictObject({
       redis: z
-        .string()
+        .string("write a URL such as redis://127.0.0.1:6379/0")
         .regex(/^rediss?:\/\//, "write a URL such as redis://127.0.0.1:6379/0")
         .optional(),
-      keyPrefix: z.string().max(32).default(DEFAULTS.keyPrefix),
+      keyPrefix: z
+        .string("write a short prefix such as wk:")
+        .max(32, "write a prefix of at most 32 characters, such as wk:")
+        .default(DEFAULTS.keyPrefix),
     })
     .default({ keyPrefix: DEFAULTS.keyPrefix }),
   firewall: firewallSchema,
-  doors: z.record(
-    z.string().regex(/^[a-z0-9_-]{1,32}$/, "name doors with a-z, 0-9, _ or -"),
-    doorSchema,
-  ),
-  users: z.record(
-    z.string().regex(/^[a-z0-9_.-]{1,64}$/, "name users with a-z, 0-9, _, . or -"),
-    userSchema,
-  ),
+  doors: z.record(z.string().regex(DOOR_NAME, DOOR_NAME_FIX), doorSchema, {
+    error: "write a mapping of door names to doors such as {ssh: {sequence: [...]}}",
+  }),
+  users: z.record(z.string().regex(USER_NAME, USER_NAME_FIX), userSchema, {
+    error: "write a mapping of user names to users",
+  }),
   limits: limitsSchema.prefault({}),
   admin: adminSchema.optional(),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;
-export { BASE32, MIN_SECRET_CHARS };

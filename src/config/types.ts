@@ -1,3 +1,5 @@
+import type { PrefixLengths } from "../net/prefix.js";
+
 /** Transport protocol of a protected port. */
 export type Proto = "tcp" | "udp";
 
@@ -43,26 +45,37 @@ export interface ListenConfig {
 
 export type FirewallBackend = "iptables" | "ipset" | "nftables" | "command" | "log";
 
-/** Firewall adapter selection and names of webknock's own kernel objects. */
-export interface FirewallConfig {
-  readonly backend: FirewallBackend;
+/** The keys every backend shares: names of webknock's own kernel objects and the sweep. */
+interface FirewallCommon {
   /** iptables chain (and prefix of ipset sets) that webknock owns. */
   readonly chain: string;
   /** nftables table (family inet) that webknock owns. */
   readonly table: string;
-  /** argv templates for the `command` backend. */
-  readonly command?: {
-    readonly open: readonly string[];
-    readonly close: readonly string[];
-    /** Where the command backend keeps its table of open rules across restarts. */
-    readonly stateFile: string;
-  };
   /** How often expired grants are looked for. */
   readonly sweepIntervalMs: number;
 }
 
-/** Brute-force and scanner defences (src/defences); every duration in milliseconds. */
-export interface LimitsConfig {
+/** argv templates of the `command` backend, validated with the config. */
+export interface CommandTemplatesConfig {
+  readonly open: readonly string[];
+  readonly close: readonly string[];
+  /** Where the command backend keeps its table of open rules across restarts. */
+  readonly stateFile: string;
+}
+
+/**
+ * Firewall adapter selection, keyed on `backend`: only the `command` backend has (and
+ * always has) its templates.
+ */
+export type FirewallConfig =
+  | (FirewallCommon & { readonly backend: Exclude<FirewallBackend, "command"> })
+  | (FirewallCommon & { readonly backend: "command"; readonly command: CommandTemplatesConfig });
+
+/**
+ * Brute-force and scanner defences (src/defences); every duration in milliseconds.
+ * Limits, bans and scanner counts are kept per client prefix (PrefixLengths).
+ */
+export interface LimitsConfig extends PrefixLengths {
   /** Consecutive failed codes before the user (on every IP) or the IP is locked out. */
   readonly maxFailures: number;
   /** Failures are forgotten this long after the first one. */

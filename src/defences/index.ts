@@ -4,11 +4,11 @@ import type { GatewayConfig } from "../config/types.js";
 import type { ClientIpResolver } from "../http/client-ip.js";
 import type { AttemptLimiter } from "../knock/engine.js";
 import type { Logger } from "../log.js";
-import { RedisStore } from "../store/redis.js";
+import { subjectOf } from "../net/prefix.js";
+import type { LimiterFactory } from "../store/backend.js";
 import type { KnockStore } from "../store/types.js";
 import { RateLimitedAttempts } from "./limiter.js";
-import { watchRedisErrors } from "./redis-errors.js";
-import { ScannerDetector } from "./scanner.js";
+import { isDrivenByAnotherPage, ScannerDetector } from "./scanner.js";
 
 /** Scanner bans failing to reach the store are logged at most this often. */
 const BAN_ERROR_LOG_INTERVAL_MS = 10_000;
@@ -17,32 +17,27 @@ const BAN_ERROR_LOG_INTERVAL_MS = 10_000;
 export interface Defences {
   readonly limiter: AttemptLimiter;
   readonly scanner: ScannerDetector;
-  /** Called by the edge for every request to a path that is not a step; no I/O. */
+  /**
+   * Called by the edge for every request to a path that is not a step; no I/O. Requests
+   * a browser made on another page's behalf are not counted (see isDrivenByAnotherPage).
+   */
   readonly onUnknownPath: (req: IncomingMessage, path: string) => void;
-  /** Detaches listeners. */
-  close(): void;
 }
 
 /**
- * Builds the brute-force limiter and scanner detector on the same backend as the
- * store (the RedisStore's own client, so several gateways enforce one limit).
+ * Builds the brute-force limiter on the counters the store backend provides (so several
+ * gateways sharing a Redis enforce one limit) and the scanner detector, whose bans go
+ * to the store.
  */
 export function createDefences(
   config: GatewayConfig,
-  store: KnockStore,
+  backend: { readonly store: KnockStore; readonly limiters: LimiterFactory },
   clientIp: ClientIpResolver,
   log: Logger,
   now: Clock,
 ): Defences {
-  const redis = store instanceof RedisStore ? store : undefined;
-  const limiter = new RateLimitedAttempts(
-    config.limits,
-    redis
-      ? { kind: "redis", client: redis.client, keyPrefix: redis.keyPrefix }
-      : { kind: "memory" },
-    log,
-  );
-  const unwatch = redis ? watchRedisErrors(redis.client, log, now) : () => undefined;
+  const { store } = backend;
+  const limiter = new RateLimitedAttempts(config.limits, backend.limiters, log);
   const { scanner: tuning } = config.limits;
   let lastBanError = -Infinity;
   const scanner = new ScannerDetector({
@@ -52,8 +47,14 @@ export function createDefences(
     now,
     onScanner: (ip) => {
       log.warn(
-        { event: "ban", reason: "scanner", kind: "ip", ip, durationMs: tuning.banMs },
-        `ignoring knocks from a scanner for ${Math.round(tuning.banMs / 1000)} s`,
+        {
+          event: "ban",
+          reason: "scanner",
+          kind: ip.includes("/") ? "prefix" : "ip",
+          ip,
+          durationMs: tuning.banMs,
+        },
+        `banning a scanner for ${Math.round(tuning.banMs / 1000)} s: its knocks are held to a budget`,
       );
       store.ban(ip, tuning.banMs, "scanner").catch((error: unknown) => {
         // The decoy path must not wait on the store; a lost ban only means a scanner
@@ -68,9 +69,10 @@ export function createDefences(
     limiter,
     scanner,
     onUnknownPath: (req, path) => {
+      if (isDrivenByAnotherPage(req.headers)) return;
       const ip = clientIp(req);
-      if (ip !== undefined) scanner.note(ip, path);
+      // Counted per client prefix: 100 addresses of one IPv6 /64 are one scanner.
+      if (ip !== undefined) scanner.note(subjectOf(ip, config.limits), path);
     },
-    close: unwatch,
   };
 }

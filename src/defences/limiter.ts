@@ -1,19 +1,10 @@
-import type { Redis } from "ioredis";
-import {
-  RateLimiterMemory,
-  RateLimiterRedis,
-  RateLimiterRes,
-  type RateLimiterAbstract,
-} from "rate-limiter-flexible";
+import { RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { LimitsConfig } from "../config/types.js";
 import { StoreUnavailableError } from "../errors.js";
 import type { AttemptLimiter } from "../knock/engine.js";
 import type { Logger } from "../log.js";
-
-/** Where the counters live: the RedisStore's client (shared by every gateway) or this process. */
-export type LimiterBackend =
-  | { readonly kind: "redis"; readonly client: Redis; readonly keyPrefix: string }
-  | { readonly kind: "memory" };
+import { subjectOf } from "../net/prefix.js";
+import type { LimiterFactory } from "../store/backend.js";
 
 /** User names are at most 64 characters; a longer one cannot be valid, so it is cut to bound keys. */
 const MAX_USER_KEY = 64;
@@ -40,28 +31,19 @@ export class RateLimitedAttempts implements AttemptLimiter {
 
   constructor(
     private readonly limits: LimitsConfig,
-    backend: LimiterBackend,
+    counters: LimiterFactory,
     private readonly log: Logger,
   ) {
     const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
     const make = (name: string, points: number, durationMs: number): RateLimiterAbstract =>
-      backend.kind === "redis"
-        ? new RateLimiterRedis({
-            storeClient: backend.client,
-            keyPrefix: `${backend.keyPrefix}rl:${name}`,
-            points,
-            duration: seconds(durationMs),
-            // Answer at once while disconnected instead of waiting: the caller fails closed.
-            rejectIfRedisNotReady: true,
-          })
-        : new RateLimiterMemory({ keyPrefix: name, points, duration: seconds(durationMs) });
+      counters(name, points, seconds(durationMs));
     this.attempts = make("attempts", limits.maxFailures, limits.failureWindowMs);
     this.locks = make("lock", 1, limits.maxLockoutMs);
     this.lockouts = make("lockouts", UNBOUNDED_POINTS, limits.lockoutMemoryMs);
   }
 
-  async check(user: string, ip: string): Promise<boolean> {
-    const keys = keysOf(user, ip);
+  async check(user: string | undefined, ip: string): Promise<boolean> {
+    const keys = this.keysOf(user, ip);
     const locked = await Promise.all(keys.map((key) => guard(this.locks.get(key))));
     if (locked.some((res) => res !== null && res.consumedPoints >= 1)) return false;
     const reserved = await Promise.all(keys.map((key) => guard(this.attempts.consume(key))));
@@ -69,8 +51,8 @@ export class RateLimitedAttempts implements AttemptLimiter {
     return reserved.every((res) => res.consumedPoints <= this.limits.maxFailures);
   }
 
-  async fail(user: string, ip: string): Promise<void> {
-    for (const key of keysOf(user, ip)) {
+  async fail(user: string | undefined, ip: string): Promise<void> {
+    for (const key of this.keysOf(user, ip)) {
       const res = await guard(this.attempts.get(key));
       if (res !== null && res.consumedPoints >= this.limits.maxFailures)
         await this.lockOut(key, user, ip);
@@ -78,17 +60,27 @@ export class RateLimitedAttempts implements AttemptLimiter {
   }
 
   async succeed(user: string, ip: string): Promise<void> {
-    const [userKey, ipKey] = keysOf(user, ip);
+    const userKey = userKeyOf(user);
     await Promise.all([
       guard(this.attempts.delete(userKey)),
       guard(this.lockouts.delete(userKey)),
       // The IP keeps its other failures; only this attempt's reservation is given back.
-      guard(this.attempts.reward(ipKey, 1)),
+      guard(this.attempts.reward(this.ipKeyOf(ip), 1)),
     ]);
   }
 
+  /** The counters an attempt touches: the client's always, the user's only when accountable. */
+  private keysOf(user: string | undefined, ip: string): string[] {
+    return user === undefined ? [this.ipKeyOf(ip)] : [userKeyOf(user), this.ipKeyOf(ip)];
+  }
+
+  /** IPs are counted per client prefix (limits.ipv4Prefix/ipv6Prefix): rotating within it gains nothing. */
+  private ipKeyOf(ip: string): string {
+    return `i:${subjectOf(ip, this.limits)}`;
+  }
+
   /** Starts a lockout for `key` unless a concurrent failure already did. */
-  private async lockOut(key: string, user: string, ip: string): Promise<void> {
+  private async lockOut(key: string, user: string | undefined, ip: string): Promise<void> {
     const marker = await guard(this.locks.consume(key));
     if (marker.consumedPoints !== 1) return;
     const count = (await guard(this.lockouts.penalty(key, 1))).consumedPoints;
@@ -105,7 +97,7 @@ export class RateLimitedAttempts implements AttemptLimiter {
         event: "ban",
         reason: "brute-force",
         ...subject,
-        user: user.slice(0, MAX_USER_KEY),
+        user: user?.slice(0, MAX_USER_KEY),
         ip,
         lockout: count,
         durationMs: ms,
@@ -115,9 +107,7 @@ export class RateLimitedAttempts implements AttemptLimiter {
   }
 }
 
-function keysOf(user: string, ip: string): [string, string] {
-  return [`u:${user.slice(0, MAX_USER_KEY)}`, `i:${ip}`];
-}
+const userKeyOf = (user: string) => `u:${user.slice(0, MAX_USER_KEY)}`;
 
 /**
  * rate-limiter-flexible rejects with a RateLimiterRes when points run out (an answer,

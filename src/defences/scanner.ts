@@ -1,4 +1,24 @@
+import type { IncomingHttpHeaders } from "node:http";
 import type { Clock } from "../clock.js";
+
+/**
+ * True when a browser says another page made it send this request (Fetch Metadata):
+ * a sub-resource (`<img>`, `<script>`, `fetch()`: a `Sec-Fetch-Mode` other than
+ * `navigate`) or anything started from another site (`Sec-Fetch-Site: cross-site` or
+ * `same-site`: iframes, links, redirects). The visitor did not choose those paths, so
+ * they must never count towards a scanner ban; otherwise any web page with 25 images
+ * pointing at the gateway could get its visitors banned. Requests without the headers
+ * (scanners, curl, old browsers) and the visitor's own navigations (`none`,
+ * `same-origin`) count.
+ */
+export function isDrivenByAnotherPage(headers: IncomingHttpHeaders): boolean {
+  const site = headers["sec-fetch-site"];
+  const mode = headers["sec-fetch-mode"];
+  return (
+    (site !== undefined && site !== "none" && site !== "same-origin") ||
+    (mode !== undefined && mode !== "navigate")
+  );
+}
 
 /** How the scanner detector is tuned; see `limits.scanner` in the config. */
 export interface ScannerOptions {

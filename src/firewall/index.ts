@@ -1,5 +1,4 @@
 import type { FirewallConfig } from "../config/types.js";
-import { ConfigError } from "../errors.js";
 import { CommandFirewall } from "./command-template.js";
 import type { CommandRunner } from "./command.js";
 import { IpsetFirewall } from "./ipset.js";
@@ -30,11 +29,7 @@ export function createFirewall(config: FirewallConfig, deps: FirewallDeps): Fire
     case "nftables":
       return new NftablesFirewall({ run, now, table: config.table });
     case "command":
-      if (config.command === undefined) {
-        throw new ConfigError(
-          "firewall.command: the command backend needs open and close argv templates.",
-        );
-      }
+      // The config schema guarantees the templates (and has validated them).
       return new CommandFirewall({
         run,
         now,

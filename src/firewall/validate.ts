@@ -1,5 +1,7 @@
 import { isIP } from "node:net";
+import { KERNEL_NAME } from "../config/names.js";
 import { UnsafeValueError } from "../errors.js";
+import { canonicalIp as canonicalAddress } from "../net/ip.js";
 import type { Proto } from "../config/types.js";
 import type { FirewallRule, RuleKey } from "./types.js";
 
@@ -11,7 +13,9 @@ export function assertIp(ip: unknown): string {
   if (typeof ip !== "string" || ip.startsWith("-") || isIP(ip) === 0 || ip.includes("%")) {
     throw new UnsafeValueError("IP address", ip);
   }
-  if (/^::ffff:/i.test(ip))
+  // Every IPv4-mapped spelling (::ffff:1.2.3.4, 0::ffff:1.2.3.4, ::ffff:0102:0304) is
+  // refused: net/ip.ts canonicalIp turns it into the IPv4 address before it gets here.
+  if (isIP(ip) === 6 && isIP(canonicalAddress(ip) ?? "") === 4)
     throw new UnsafeValueError("IPv4-mapped address (normalise it first)", ip);
   return ip;
 }
@@ -68,9 +72,6 @@ export function secondsLeft(expiresAt: number, now: number): number {
   return Math.max(1, Math.ceil((expiresAt - now) / 1000));
 }
 
-/** Names of webknock's own chains, sets and tables; the config schema enforces the same. */
-const KERNEL_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,19}$/;
-
 /** A chain, set or table name: a letter, then letters, digits, _ or -, at most 20. */
 export function assertKernelName(name: unknown): string {
   if (typeof name !== "string" || !KERNEL_NAME.test(name)) {
@@ -84,10 +85,9 @@ export function assertKernelName(name: unknown): string {
  * an address read back from the kernel compares equal to the one webknock wrote.
  */
 export function canonicalIp(ip: string): string {
-  const safe = assertIp(ip);
-  if (isIP(safe) === 4) return safe;
-  // The WHATWG URL parser prints IPv6 hosts in RFC 5952 form, as inet_ntop does.
-  return new URL(`http://[${safe}]/`).hostname.slice(1, -1);
+  const text = canonicalAddress(assertIp(ip));
+  if (text === undefined) throw new UnsafeValueError("IP address", ip);
+  return text;
 }
 
 /**

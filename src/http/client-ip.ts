@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
-import { CidrSet, normalizeIp } from "../net/ip.js";
+import { CidrSet, canonicalIp } from "../net/ip.js";
 
 /** Finds the client address of a request; undefined when none can be trusted. */
 export type ClientIpResolver = (req: IncomingMessage) => string | undefined;
@@ -30,7 +30,7 @@ export function createClientIpResolver(trustProxy: readonly string[]): ClientIpR
   const peerOf = (socket: Socket): Peer | undefined => {
     const known = peers.get(socket);
     if (known !== undefined) return known;
-    const ip = normalizeIp(socket.remoteAddress);
+    const ip = canonicalIp(socket.remoteAddress);
     if (ip === undefined) return undefined;
     const peer: Peer = { ip, proxy: trusted !== undefined && trusted.has(ip) };
     peers.set(socket, peer);
@@ -43,11 +43,11 @@ export function createClientIpResolver(trustProxy: readonly string[]): ClientIpR
     if (header === undefined) return peer.ip;
     const hops = (Array.isArray(header) ? header.join(",") : header).split(",");
     for (let i = hops.length - 1; i >= 0; i--) {
-      const hop = normalizeIp(hops[i]);
+      const hop = canonicalIp(hops[i]);
       if (hop === undefined) return undefined;
       if (!trusted.has(hop)) return hop;
     }
     // Every hop is a trusted proxy: the left-most one is the best answer there is.
-    return normalizeIp(hops[0]);
+    return canonicalIp(hops[0]);
   };
 }

@@ -43,13 +43,15 @@ export interface Redemption {
 
 /**
  * Brute-force policy consulted around every code check (implemented in src/defences).
- * `check` resolves false while the user or IP is locked out.
+ * `check` resolves false while the user or IP is locked out. `user` is undefined when
+ * the attempt must not count against any user: the name is not a member of the door,
+ * or the caller is outside the user's `sources` (else anyone could lock a user out).
  */
 export interface AttemptLimiter {
-  /** True when the user and the IP may try a code now. */
-  check(user: string, ip: string): Promise<boolean>;
-  /** Counts a failed attempt against the user and the IP. */
-  fail(user: string, ip: string): Promise<void>;
+  /** True when the user (if accountable) and the IP may try a code now. */
+  check(user: string | undefined, ip: string): Promise<boolean>;
+  /** Counts a failed attempt against the IP, and against the user if accountable. */
+  fail(user: string | undefined, ip: string): Promise<void>;
   /** Resets the user's consecutive failures after a success. */
   succeed(user: string, ip: string): Promise<void>;
 }
@@ -171,13 +173,19 @@ export class KnockEngine {
     };
 
     if (!isWellFormedCode(input.code)) return deny("malformed-code");
-    if (user !== undefined && !inSources(this.userSources.get(user.name), ip))
+    // A failure counts against a user only when the user is a member of this door and the
+    // caller is inside the user's sources; otherwise against the IP only.
+    const accountable =
+      user !== undefined && inSources(this.userSources.get(user.name), ip) ? user : undefined;
+    if (this.limiter && !(await this.limiter.check(accountable?.name, ip))) return deny("locked");
+    if (user !== undefined && accountable === undefined) {
+      await this.limiter?.fail(undefined, ip);
       return deny("source-not-allowed");
-    if (this.limiter && !(await this.limiter.check(userName, ip))) return deny("locked");
+    }
 
     const timeStep = await verifyTotp(user?.secret ?? DUMMY_SECRET, input.code, this.now());
     if (user === undefined || timeStep === undefined) {
-      await this.limiter?.fail(userName, ip);
+      await this.limiter?.fail(user?.name, ip);
       return deny(user === undefined ? "user-not-allowed" : "wrong-code");
     }
     if (!(await this.store.claimTotpStep(user.name, timeStep, TOTP_REPLAY_TTL_MS))) {

@@ -1,6 +1,9 @@
 import type { DoorConfig } from "../config/types.js";
+import { UnsafeValueError } from "../errors.js";
 import type { FirewallAdapter, FirewallRule } from "../firewall/types.js";
-import type { GrantRecord, KnockStore } from "../store/types.js";
+import { assertRule } from "../firewall/validate.js";
+import { canonicalIp } from "../net/ip.js";
+import { grantId, type GrantRecord, type KnockStore } from "../store/types.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 
@@ -34,12 +37,16 @@ export class GrantManager {
       grantedAt,
       expiresAt: grantedAt + door.openForMs,
     };
+    // Never record a grant the firewall would refuse, nor one under a second spelling of
+    // an address: every entry point hands over net/ip.ts's canonical form.
+    if (canonicalIp(ip) !== ip) throw new UnsafeValueError("IP address in canonical form", ip);
+    for (const rule of rulesOf(grant)) assertRule(rule);
     await this.serial(door.name, ip, async () => {
       // Record first: if the store fails nothing opens; if the firewall fails the record
       // only makes the sweeper close a rule that is not there (idempotent).
       await this.store.putGrant(grant);
       for (const rule of rulesOf(grant)) await this.firewall.open(rule);
-      this.latestExpiry.set(`${door.name} ${ip}`, grant.expiresAt);
+      this.latestExpiry.set(grantId(door.name, ip), grant.expiresAt);
     });
     return grant;
   }
@@ -55,7 +62,7 @@ export class GrantManager {
           "grant revoked",
         );
       }
-      this.latestExpiry.delete(`${doorName} ${ip}`);
+      this.latestExpiry.delete(grantId(doorName, ip));
       return grant;
     });
   }
@@ -65,7 +72,7 @@ export class GrantManager {
     const expired = await this.store.takeExpiredGrants(this.now());
     for (const grant of expired) {
       await this.serial(grant.door, grant.ip, async () => {
-        const key = `${grant.door} ${grant.ip}`;
+        const key = grantId(grant.door, grant.ip);
         // A re-knock that ran while this grant waited its turn refreshed it: keep it open.
         if ((this.latestExpiry.get(key) ?? 0) > grant.expiresAt) return;
         this.latestExpiry.delete(key);
@@ -124,7 +131,7 @@ export class GrantManager {
   }
 
   private serial<T>(door: string, ip: string, task: () => Promise<T>): Promise<T> {
-    const key = `${door} ${ip}`;
+    const key = grantId(door, ip);
     const previous = this.queues.get(key) ?? Promise.resolve();
     const run = previous.then(task, task);
     const tail = run.catch(() => undefined);

@@ -1,39 +1,54 @@
 import { BlockList, isIP } from "node:net";
+import { UnsafeValueError } from "../errors.js";
 
 /** Address family as the kernel and `net.isIP` name it. */
 export type Family = 4 | 6;
 
-const MAPPED_V4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
+/** `::ffff:a:b` as RFC 5952 prints an IPv4-mapped address (::ffff:0:0/96, RFC 4291 2.5.5.2). */
+const MAPPED_V4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
 
 /**
- * Normalises a socket or header address: strips an IPv4-mapped IPv6 prefix
- * (`::ffff:203.0.113.7` becomes `203.0.113.7`, so it gets an IPv4 rule) and
- * lower-cases IPv6. Returns undefined for anything that is not an IP address,
- * including zone-scoped addresses, which a firewall rule cannot carry.
+ * The one canonical text of an address, used for every store key, grant, ban, limit,
+ * log line, admin route and firewall rule: IPv4 in dotted decimal; IPv6 per RFC 5952
+ * (lower case, zeros compressed); every IPv4-mapped spelling (`::ffff:1.2.3.4`,
+ * `0::ffff:1.2.3.4`, `::ffff:0102:0304`) is the IPv4 address, so it gets an IPv4 rule.
+ * Undefined for anything that is not an address, including zone-scoped addresses
+ * (`fe80::1%eth0`), which a firewall rule cannot carry.
  */
-export function normalizeIp(raw: string | undefined): string | undefined {
+export function canonicalIp(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
   const value = raw.trim();
-  const mapped = MAPPED_V4.exec(value);
-  const candidate = mapped?.[1] ?? value.toLowerCase();
+  const family = isIP(value);
+  // Node's isIP refuses leading zeros and short forms, so a valid IPv4 text is canonical.
+  if (family === 4) return value;
   // net.isIP accepts a zone suffix (fe80::1%eth0), which no firewall rule can carry.
-  return isIP(candidate) === 0 || candidate.includes("%") ? undefined : candidate;
+  if (family !== 6 || value.includes("%")) return undefined;
+  // The WHATWG URL parser prints IPv6 hosts in RFC 5952 form, as inet_ntop does.
+  const text = new URL(`http://[${value}]/`).hostname.slice(1, -1);
+  const mapped = MAPPED_V4.exec(text);
+  if (mapped === null) return text;
+  const high = parseInt(mapped[1] ?? "0", 16);
+  const low = parseInt(mapped[2] ?? "0", 16);
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join(".");
 }
 
 /** The family of a valid address; throws on anything else. */
 export function familyOf(ip: string): Family {
   const family = isIP(ip);
-  if (family === 0) throw new TypeError(`Not an IP address: ${JSON.stringify(ip)}`);
+  if (family === 0) throw new UnsafeValueError("IP address", ip);
   return family as Family;
 }
 
-/** Named ranges accepted where CIDRs are, like Express's `trust proxy` keywords. */
-export const CIDR_KEYWORDS: Readonly<Record<string, readonly string[]>> = {
-  loopback: ["127.0.0.0/8", "::1/128"],
-  linklocal: ["169.254.0.0/16", "fe80::/10"],
-  private: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
-  uniquelocal: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
-};
+/**
+ * Named ranges accepted where CIDRs are, like Express's `trust proxy` keywords. A Map, so
+ * an entry such as `constructor` can never find an inherited property.
+ */
+export const CIDR_KEYWORDS: ReadonlyMap<string, readonly string[]> = new Map([
+  ["loopback", ["127.0.0.0/8", "::1/128"]],
+  ["linklocal", ["169.254.0.0/16", "fe80::/10"]],
+  ["private", ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]],
+  ["uniquelocal", ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]],
+]);
 
 /** A parsed CIDR such as `10.0.0.0/8`; a bare address is a host route. */
 export interface Cidr {
@@ -46,7 +61,7 @@ export interface Cidr {
 export function parseCidr(text: string): Cidr | undefined {
   const [addressPart, prefixPart, extra] = text.trim().split("/");
   if (addressPart === undefined || extra !== undefined) return undefined;
-  const address = normalizeIp(addressPart);
+  const address = canonicalIp(addressPart);
   if (address === undefined) return undefined;
   const family = familyOf(address);
   const max = family === 4 ? 32 : 128;
@@ -61,7 +76,7 @@ export function expandCidrs(entries: readonly string[]): { cidrs: Cidr[]; invali
   const cidrs: Cidr[] = [];
   const invalid: string[] = [];
   for (const entry of entries) {
-    const named = CIDR_KEYWORDS[entry];
+    const named = CIDR_KEYWORDS.get(entry);
     for (const text of named ?? [entry]) {
       const cidr = parseCidr(text);
       if (cidr) cidrs.push(cidr);
@@ -81,17 +96,18 @@ export class CidrSet {
 
   constructor(entries: readonly string[]) {
     const { cidrs, invalid } = expandCidrs(entries);
-    if (invalid.length > 0) throw new TypeError(`Invalid CIDR: ${invalid.join(", ")}`);
+    if (invalid.length > 0) throw new UnsafeValueError("CIDR", invalid.join(", "));
     for (const { address, prefix, family } of cidrs) {
       this.list.addSubnet(address, prefix, family === 4 ? "ipv4" : "ipv6");
     }
     this.size = cidrs.length;
   }
 
-  /** True when the (normalised) address lies in one of the ranges. */
+  /** True when the address (canonical or not) lies in one of the ranges. */
   has(ip: string): boolean {
-    const family = isIP(ip);
-    if (family === 0) return false;
-    return this.list.check(ip, family === 4 ? "ipv4" : "ipv6");
+    // IPv4 text that isIP accepts is canonical already: skip the work on the hot path.
+    const address = isIP(ip) === 4 ? ip : canonicalIp(ip);
+    if (address === undefined) return false;
+    return this.list.check(address, isIP(address) === 4 ? "ipv4" : "ipv6");
   }
 }

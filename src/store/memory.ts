@@ -1,8 +1,14 @@
 import { systemClock, type Clock } from "../clock.js";
+import { DEFAULT_PREFIX_LENGTHS, subjectOf, type PrefixLengths } from "../net/prefix.js";
+import { pageLimit, pageOf } from "./ban-page.js";
 import {
+  BANNED_STEP_WINDOW_MS,
+  BANNED_WALKS_PER_WINDOW,
   grantId,
   type AdvanceOutcome,
   type AdvanceRequest,
+  type BanCursor,
+  type BanPage,
   type BanRecord,
   type GrantRecord,
   type KnockStore,
@@ -28,9 +34,14 @@ export class MemoryStore implements KnockStore {
   private readonly totpSteps = new Map<string, Expiring<number>>();
   private readonly grants = new Map<string, GrantRecord>();
   private readonly bans = new Map<string, Expiring<string>>();
+  private readonly bannedSteps = new Map<string, Expiring<number>>();
   private writes = 0;
 
-  constructor(private readonly now: Clock = systemClock) {}
+  /** `lengths`: which addresses count as one client for bans (limits.ipv4Prefix/ipv6Prefix). */
+  constructor(
+    private readonly now: Clock = systemClock,
+    private readonly lengths: PrefixLengths = DEFAULT_PREFIX_LENGTHS,
+  ) {}
 
   advance(request: AdvanceRequest): Promise<AdvanceOutcome> {
     return Promise.resolve(this.advanceNow(request));
@@ -45,12 +56,14 @@ export class MemoryStore implements KnockStore {
     sequenceTimeoutMs,
     challenge,
   }: AdvanceRequest): AdvanceOutcome {
-    const key = `${door} ${ip}`;
+    const key = grantId(door, ip);
+    const subject = subjectOf(ip, this.lengths);
     const now = this.now();
-    if (this.live(this.bans, ip, now) !== undefined) return "banned";
+    if (this.live(this.bans, subject, now) !== undefined && this.overBudget(subject, length, now))
+      return "banned";
     const current = this.live(this.progress, key, now) ?? 0;
     const issueChallenge = (): AdvanceOutcome => {
-      this.write(this.challenges, challenge.token, key, now + challenge.ttlMs);
+      this.write(this.challenges, key, challenge.token, now + challenge.ttlMs);
       return "challenge";
     };
     if (step === current) {
@@ -69,37 +82,62 @@ export class MemoryStore implements KnockStore {
     return "reset";
   }
 
+  /** Counts a banned subject's step; true when it is over its budget for the window. */
+  private overBudget(subject: string, length: number, now: number): boolean {
+    const entry = this.bannedSteps.get(subject);
+    if (entry === undefined || entry.expiresAt <= now) {
+      this.write(this.bannedSteps, subject, 1, now + BANNED_STEP_WINDOW_MS);
+      return 1 > BANNED_WALKS_PER_WINDOW * length;
+    }
+    return ++entry.value > BANNED_WALKS_PER_WINDOW * length;
+  }
+
   ban(ip: string, ms: number, reason: string): Promise<void> {
+    const subject = subjectOf(ip, this.lengths);
     const now = this.now();
-    const existing = this.live(this.bans, ip, now);
+    const existing = this.live(this.bans, subject, now);
     const until = now + ms;
-    if (existing === undefined || (this.bans.get(ip)?.expiresAt ?? 0) < until)
-      this.write(this.bans, ip, reason, until);
+    if (existing === undefined || (this.bans.get(subject)?.expiresAt ?? 0) < until)
+      this.write(this.bans, subject, reason, until);
     return Promise.resolve();
   }
 
   isBanned(ip: string): Promise<boolean> {
-    return Promise.resolve(this.live(this.bans, ip, this.now()) !== undefined);
+    const subject = subjectOf(ip, this.lengths);
+    return Promise.resolve(this.live(this.bans, subject, this.now()) !== undefined);
   }
 
-  listBans(): Promise<BanRecord[]> {
-    const now = this.now();
-    const bans: BanRecord[] = [];
-    for (const [ip, entry] of this.bans)
-      if (entry.expiresAt > now) bans.push({ ip, until: entry.expiresAt, reason: entry.value });
-    return Promise.resolve(bans.sort((a, b) => a.until - b.until));
+  /** A sort of the live bans per page: fine in one process, where bans are few. */
+  listBans(page: { cursor?: BanCursor; limit?: number } = {}): Promise<BanPage> {
+    const limit = pageLimit(page.limit);
+    const { cursor } = page;
+    const after = (ban: BanRecord) =>
+      cursor === undefined ||
+      ban.until > cursor.until ||
+      (ban.until === cursor.until && ban.ip > cursor.ip);
+    const bans = this.liveBans()
+      .filter(after)
+      .sort((a, b) => a.until - b.until || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0))
+      .slice(0, limit);
+    return Promise.resolve(pageOf(bans, limit));
+  }
+
+  countBans(): Promise<number> {
+    return Promise.resolve(this.liveBans().length);
   }
 
   unban(ip: string): Promise<boolean> {
-    const live = this.live(this.bans, ip, this.now()) !== undefined;
-    this.bans.delete(ip);
+    const subject = subjectOf(ip, this.lengths);
+    const live = this.live(this.bans, subject, this.now()) !== undefined;
+    this.bans.delete(subject);
+    this.bannedSteps.delete(subject);
     return Promise.resolve(live);
   }
 
   takeChallenge(token: string, door: string, ip: string): Promise<boolean> {
-    const bound = this.live(this.challenges, token, this.now());
-    if (bound !== `${door} ${ip}`) return Promise.resolve(false);
-    this.challenges.delete(token);
+    const key = grantId(door, ip);
+    if (this.live(this.challenges, key, this.now()) !== token) return Promise.resolve(false);
+    this.challenges.delete(key);
     return Promise.resolve(true);
   }
 
@@ -154,8 +192,17 @@ export class MemoryStore implements KnockStore {
       this.challenges.size +
       this.totpSteps.size +
       this.grants.size +
-      this.bans.size
+      this.bans.size +
+      this.bannedSteps.size
     );
+  }
+
+  private liveBans(): BanRecord[] {
+    const now = this.now();
+    const bans: BanRecord[] = [];
+    for (const [ip, entry] of this.bans)
+      if (entry.expiresAt > now) bans.push({ ip, until: entry.expiresAt, reason: entry.value });
+    return bans;
   }
 
   private live<T>(map: Map<string, Expiring<T>>, key: string, now: number): T | undefined {
@@ -172,10 +219,13 @@ export class MemoryStore implements KnockStore {
   }
 
   private purge(now: number): void {
-    for (const map of [this.progress, this.challenges, this.totpSteps, this.bans] as Map<
-      string,
-      Expiring<unknown>
-    >[]) {
+    for (const map of [
+      this.progress,
+      this.challenges,
+      this.totpSteps,
+      this.bans,
+      this.bannedSteps,
+    ] as Map<string, Expiring<unknown>>[]) {
       for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key);
     }
   }

@@ -1,17 +1,27 @@
+import type { Redis } from "ioredis";
+
 /**
  * Lua scripts run atomically inside Redis, registered once with ioredis `defineCommand`
  * (EVALSHA after the first call). Every key is passed in KEYS and every write sets a TTL.
  */
 
 /**
- * KEYS[1] progress key, KEYS[2] challenge key, KEYS[3] the IP's ban key.
- * ARGV: step, length, sequenceTimeoutMs, challengeTtlMs, binding ("door ip").
+ * KEYS[1] progress key, KEYS[2] the door and IP's challenge key, KEYS[3] the client's ban
+ * key, KEYS[4] its banned-step budget counter (all four share the client's hash tag).
+ * ARGV: step, length, sequenceTimeoutMs, challengeTtlMs, challenge token, budget window
+ * ms, budget steps. A new challenge replaces the door and IP's previous one.
  * Returns 0 progress, 1 repeat, 2 reset, 3 challenge, 4 banned. Mirrors MemoryStore.advanceNow.
  * The ban check lives here so a knock step stays one round trip.
  */
 export const ADVANCE_SCRIPT = `
 if redis.call('EXISTS', KEYS[3]) == 1 then
-  return 4
+  local used = redis.call('INCR', KEYS[4])
+  if used == 1 then
+    redis.call('PEXPIRE', KEYS[4], ARGV[6])
+  end
+  if used > tonumber(ARGV[7]) then
+    return 4
+  end
 end
 local step = tonumber(ARGV[1])
 local len = tonumber(ARGV[2])
@@ -43,7 +53,7 @@ end
 return 2
 `;
 
-/** KEYS[1] challenge key; ARGV[1] expected binding. Deletes and returns 1 only on a match. */
+/** KEYS[1] the door and IP's challenge key; ARGV[1] token. Deletes and returns 1 only on a match. */
 export const TAKE_CHALLENGE_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
@@ -104,41 +114,121 @@ return out
 `;
 
 /**
- * KEYS[1] the IP's ban key, KEYS[2] ban index (zset ip -> until).
- * ARGV: ip, until (epoch ms), reason, now. Keeps the later of an existing and the new expiry;
- * drops expired index entries, and the index expires with its last ban.
+ * KEYS[1] the client's ban key; ARGV: until (epoch ms), reason. Keeps the later of an
+ * existing and the new expiry; returns 1 when this ban was written, 0 when a longer one
+ * stands. Index bookkeeping is INDEX_BAN_SCRIPT's, in the {bans} slot.
  */
 export const BAN_SCRIPT = `
-local old = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if old and redis.call('EXISTS', KEYS[1]) == 1 and tonumber(old) >= tonumber(ARGV[2]) then
+local old = redis.call('PEXPIRETIME', KEYS[1])
+if old > 0 and old >= tonumber(ARGV[1]) then
   return 0
 end
-redis.call('SET', KEYS[1], ARGV[3], 'PXAT', ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
-local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[2], last[2])
+redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[1])
 return 1
 `;
 
-/** KEYS[1] ban index; ARGV: now, key prefix of ban keys. Returns {ip, until, reason, ...}. */
+/**
+ * KEYS[1] ban index (zset subject -> until), KEYS[2] reasons hash (both tagged {bans}).
+ * ARGV: subject, until, reason, now, trim batch. Records the ban (a later expiry wins),
+ * drops at most a batch of expired entries (each entry is dropped once, so the cost per
+ * ban stays bounded however many there are), and lets both keys expire with the last ban.
+ */
+export const INDEX_BAN_SCRIPT = `
+redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+local expired = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[4], 'BYSCORE', 'LIMIT', 0, ARGV[5])
+if #expired > 0 then
+  redis.call('ZREM', KEYS[1], unpack(expired))
+  redis.call('HDEL', KEYS[2], unpack(expired))
+end
+local expiry = tonumber(ARGV[2])
+for i = 1, 2 do
+  if redis.call('PEXPIRETIME', KEYS[i]) < expiry then
+    redis.call('PEXPIREAT', KEYS[i], expiry)
+  end
+end
+return 1
+`;
+
+/**
+ * KEYS[1] ban index, KEYS[2] reasons hash. ARGV: now, limit, cursor until, cursor subject
+ * ('' for the first page). Returns {subject, until, reason, ...}: live bans (until > now)
+ * soonest first, starting after the cursor. O(log n + limit): ranks, never a scan.
+ */
 export const LIST_BANS_SCRIPT = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-local rows = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local first = redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[1])
+local start = first
+if ARGV[4] ~= '' then
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[4])
+  if score and tonumber(score) == tonumber(ARGV[3]) then
+    start = redis.call('ZRANK', KEYS[1], ARGV[4]) + 1
+  else
+    start = redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[3])
+  end
+  if start < first then
+    start = first
+  end
+end
+local rows = redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[2]) - 1, 'WITHSCORES')
 local out = {}
 for i = 1, #rows, 2 do
-  local reason = redis.call('GET', ARGV[2] .. rows[i])
-  if reason then
-    out[#out + 1] = rows[i]
-    out[#out + 1] = rows[i + 1]
-    out[#out + 1] = reason
-  end
+  out[#out + 1] = rows[i]
+  out[#out + 1] = rows[i + 1]
+  out[#out + 1] = redis.call('HGET', KEYS[2], rows[i]) or ''
 end
 return out
 `;
 
-/** KEYS[1] the IP's ban key, KEYS[2] ban index; ARGV[1] ip. Returns 1 if a live ban was lifted. */
+/** KEYS[1] the client's ban key, KEYS[2] its budget counter. Returns 1 if a live ban was lifted. */
 export const UNBAN_SCRIPT = `
-redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[2])
 return redis.call('DEL', KEYS[1])
 `;
+
+/** KEYS[1] ban index, KEYS[2] reasons hash; ARGV[1] subject. Forgets the subject's entry. */
+export const UNINDEX_BAN_SCRIPT = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+`;
+
+/** The commands `registerScripts` adds to a client; every key is passed, none built in Lua. */
+export interface ScriptedRedis extends Redis {
+  wkAdvance(
+    progressKey: string,
+    challengeKey: string,
+    banKey: string,
+    bannedStepsKey: string,
+    ...argv: (string | number)[]
+  ): Promise<number>;
+  wkBan(banKey: string, until: number, reason: string): Promise<number>;
+  wkIndexBan(index: string, reasons: string, ...argv: (string | number)[]): Promise<number>;
+  wkListBans(index: string, reasons: string, ...argv: (string | number)[]): Promise<string[]>;
+  wkUnban(banKey: string, bannedStepsKey: string): Promise<number>;
+  wkUnindexBan(index: string, reasons: string, subject: string): Promise<number>;
+  wkTakeChallenge(key: string, token: string): Promise<number>;
+  wkClaimTotp(key: string, step: number, ttlMs: number): Promise<number>;
+  wkPutGrant(hash: string, zset: string, ...argv: (string | number)[]): Promise<number>;
+  wkRemoveGrant(hash: string, zset: string, id: string): Promise<string | null>;
+  wkTakeExpired(hash: string, zset: string, now: number, limit: number): Promise<string[]>;
+}
+
+/** Registers every script once (EVALSHA after the first call) and returns the typed client. */
+export function registerScripts(client: Redis): ScriptedRedis {
+  const scripts: [string, number, string][] = [
+    ["wkAdvance", 4, ADVANCE_SCRIPT],
+    ["wkBan", 1, BAN_SCRIPT],
+    ["wkIndexBan", 2, INDEX_BAN_SCRIPT],
+    ["wkListBans", 2, LIST_BANS_SCRIPT],
+    ["wkUnban", 2, UNBAN_SCRIPT],
+    ["wkUnindexBan", 2, UNINDEX_BAN_SCRIPT],
+    ["wkTakeChallenge", 1, TAKE_CHALLENGE_SCRIPT],
+    ["wkClaimTotp", 1, CLAIM_TOTP_SCRIPT],
+    ["wkPutGrant", 2, PUT_GRANT_SCRIPT],
+    ["wkRemoveGrant", 2, REMOVE_GRANT_SCRIPT],
+    ["wkTakeExpired", 2, TAKE_EXPIRED_SCRIPT],
+  ];
+  for (const [name, numberOfKeys, lua] of scripts)
+    client.defineCommand(name, { numberOfKeys, lua });
+  return client as ScriptedRedis;
+}

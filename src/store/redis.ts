@@ -1,21 +1,18 @@
 import { Redis, type RedisOptions } from "ioredis";
 import { StoreUnavailableError } from "../errors.js";
 import { systemClock, type Clock } from "../clock.js";
+import { DEFAULT_PREFIX_LENGTHS, subjectOf, type PrefixLengths } from "../net/prefix.js";
+import { registerScripts, type ScriptedRedis } from "./redis-scripts.js";
+import { redisKeys, type RedisKeys } from "./keys.js";
+import { pageLimit, pageOf } from "./ban-page.js";
 import {
-  ADVANCE_SCRIPT,
-  BAN_SCRIPT,
-  LIST_BANS_SCRIPT,
-  UNBAN_SCRIPT,
-  CLAIM_TOTP_SCRIPT,
-  PUT_GRANT_SCRIPT,
-  REMOVE_GRANT_SCRIPT,
-  TAKE_CHALLENGE_SCRIPT,
-  TAKE_EXPIRED_SCRIPT,
-} from "./redis-scripts.js";
-import {
+  BANNED_STEP_WINDOW_MS,
+  BANNED_WALKS_PER_WINDOW,
   grantId,
   type AdvanceOutcome,
   type AdvanceRequest,
+  type BanCursor,
+  type BanPage,
   type BanRecord,
   type GrantRecord,
   type KnockStore,
@@ -35,26 +32,11 @@ function unavailable(error: unknown): never {
   throw new StoreUnavailableError(error);
 }
 
+/** Expired ban index entries dropped per ban, so the index never needs a full pass. */
+const BAN_TRIM_BATCH = 100;
+
 /** Grant records outlive their expiry this long, so a sweeper that was down can still close them. */
 const GRANT_RECORD_GRACE_MS = 24 * 3_600_000;
-
-/** The custom commands `defineCommand` adds to the client. */
-interface ScriptedRedis extends Redis {
-  wkAdvance(
-    progressKey: string,
-    challengeKey: string,
-    banKey: string,
-    ...argv: (string | number)[]
-  ): Promise<number>;
-  wkBan(banKey: string, index: string, ...argv: (string | number)[]): Promise<number>;
-  wkListBans(index: string, now: number, banPrefix: string): Promise<string[]>;
-  wkUnban(banKey: string, index: string, ip: string): Promise<number>;
-  wkTakeChallenge(key: string, binding: string): Promise<number>;
-  wkClaimTotp(key: string, step: number, ttlMs: number): Promise<number>;
-  wkPutGrant(hash: string, zset: string, ...argv: (string | number)[]): Promise<number>;
-  wkRemoveGrant(hash: string, zset: string, id: string): Promise<string | null>;
-  wkTakeExpired(hash: string, zset: string, now: number, limit: number): Promise<string[]>;
-}
 
 /**
  * Client options for a gateway that must fail closed: no offline queue (a command
@@ -85,29 +67,21 @@ export class RedisStore implements KnockStore {
   readonly kind = "redis" as const;
   private readonly redis: ScriptedRedis;
 
-  /** Key prefixes of the step hot path, built once. */
-  private readonly progressPrefix: string;
-  private readonly challengePrefix: string;
-  private readonly banPrefix: string;
+  /** Every key this store (and the limiter sharing its client) uses. */
+  readonly keys: RedisKeys;
 
+  /**
+   * @param prefix namespace of every key (`store.keyPrefix`)
+   * @param lengths which addresses count as one client for bans (limits.ipv4Prefix/ipv6Prefix)
+   */
   constructor(
     client: Redis,
-    private readonly prefix = "wk:",
+    prefix = "wk:",
     private readonly now: Clock = systemClock,
+    private readonly lengths: PrefixLengths = DEFAULT_PREFIX_LENGTHS,
   ) {
-    this.progressPrefix = `${prefix}p:`;
-    this.challengePrefix = `${prefix}c:`;
-    this.banPrefix = `${prefix}b:`;
-    client.defineCommand("wkAdvance", { numberOfKeys: 3, lua: ADVANCE_SCRIPT });
-    client.defineCommand("wkBan", { numberOfKeys: 2, lua: BAN_SCRIPT });
-    client.defineCommand("wkListBans", { numberOfKeys: 1, lua: LIST_BANS_SCRIPT });
-    client.defineCommand("wkUnban", { numberOfKeys: 2, lua: UNBAN_SCRIPT });
-    client.defineCommand("wkTakeChallenge", { numberOfKeys: 1, lua: TAKE_CHALLENGE_SCRIPT });
-    client.defineCommand("wkClaimTotp", { numberOfKeys: 1, lua: CLAIM_TOTP_SCRIPT });
-    client.defineCommand("wkPutGrant", { numberOfKeys: 2, lua: PUT_GRANT_SCRIPT });
-    client.defineCommand("wkRemoveGrant", { numberOfKeys: 2, lua: REMOVE_GRANT_SCRIPT });
-    client.defineCommand("wkTakeExpired", { numberOfKeys: 2, lua: TAKE_EXPIRED_SCRIPT });
-    this.redis = client as ScriptedRedis;
+    this.keys = redisKeys(prefix);
+    this.redis = registerScripts(client);
   }
 
   /**
@@ -133,16 +107,6 @@ export class RedisStore implements KnockStore {
     });
   }
 
-  /** The prefix of every key, so components sharing the client keep to the same namespace. */
-  get keyPrefix(): string {
-    return this.prefix;
-  }
-
-  /** The underlying client, for components (rate limiters) that share the connection. */
-  get client(): Redis {
-    return this.redis;
-  }
-
   /**
    * The knock-step hot path: one EVALSHA, chained with `.then` rather than through the
    * generic async `call()`, so a step costs no extra promises. Failures are the same:
@@ -152,15 +116,20 @@ export class RedisStore implements KnockStore {
   advance(r: AdvanceRequest): Promise<AdvanceOutcome> {
     let reply: Promise<number>;
     try {
+      const { keys } = this;
+      const subject = subjectOf(r.ip, this.lengths);
       reply = this.redis.wkAdvance(
-        this.progressPrefix + r.door + ":" + r.ip,
-        this.challengePrefix + r.challenge.token,
-        this.banPrefix + r.ip,
+        keys.progress(subject, r.door, r.ip),
+        keys.challenge(subject, r.door, r.ip),
+        keys.ban(subject),
+        keys.bannedSteps(subject),
         r.step,
         r.length,
         r.sequenceTimeoutMs,
         r.challenge.ttlMs,
-        r.door + " " + r.ip,
+        r.challenge.token,
+        BANNED_STEP_WINDOW_MS,
+        BANNED_WALKS_PER_WINDOW * r.length,
       );
     } catch (error) {
       return Promise.reject(new StoreUnavailableError(error));
@@ -168,47 +137,75 @@ export class RedisStore implements KnockStore {
     return reply.then(toOutcome, unavailable);
   }
 
+  /** Two round trips: the ban in the client's slot, then the index in the {bans} slot. */
   async ban(ip: string, ms: number, reason: string): Promise<void> {
+    const subject = subjectOf(ip, this.lengths);
     const now = this.now();
+    const until = now + ms;
+    const { keys } = this;
+    const written = await this.call(() => this.redis.wkBan(keys.ban(subject), until, reason));
+    if (written !== 1) return;
     await this.call(() =>
-      this.redis.wkBan(`${this.prefix}b:${ip}`, `${this.prefix}bans`, ip, now + ms, reason, now),
+      this.redis.wkIndexBan(
+        keys.banIndex,
+        keys.banReasons,
+        subject,
+        until,
+        reason,
+        now,
+        BAN_TRIM_BATCH,
+      ),
     );
   }
 
   async isBanned(ip: string): Promise<boolean> {
-    return (await this.call(() => this.redis.exists(`${this.prefix}b:${ip}`))) === 1;
+    const key = this.keys.ban(subjectOf(ip, this.lengths));
+    return (await this.call(() => this.redis.exists(key))) === 1;
   }
 
-  async listBans(): Promise<BanRecord[]> {
+  async listBans(page: { cursor?: BanCursor; limit?: number } = {}): Promise<BanPage> {
+    const limit = pageLimit(page.limit);
+    const { cursor } = page;
     const rows = await this.call(() =>
-      this.redis.wkListBans(`${this.prefix}bans`, this.now(), `${this.prefix}b:`),
+      this.redis.wkListBans(
+        this.keys.banIndex,
+        this.keys.banReasons,
+        this.now(),
+        limit,
+        cursor?.until ?? 0,
+        cursor?.ip ?? "",
+      ),
     );
     const bans: BanRecord[] = [];
     for (let i = 0; i + 2 < rows.length; i += 3) {
       bans.push({ ip: rows[i] ?? "", until: Number(rows[i + 1]), reason: rows[i + 2] ?? "" });
     }
-    return bans;
+    return pageOf(bans, limit);
+  }
+
+  async countBans(): Promise<number> {
+    const now = this.now();
+    return this.call(() => this.redis.zcount(this.keys.banIndex, `(${now}`, "+inf"));
   }
 
   async unban(ip: string): Promise<boolean> {
+    const subject = subjectOf(ip, this.lengths);
+    const { keys } = this;
     const removed = await this.call(() =>
-      this.redis.wkUnban(`${this.prefix}b:${ip}`, `${this.prefix}bans`, ip),
+      this.redis.wkUnban(keys.ban(subject), keys.bannedSteps(subject)),
     );
+    await this.call(() => this.redis.wkUnindexBan(keys.banIndex, keys.banReasons, subject));
     return removed === 1;
   }
 
   async takeChallenge(token: string, door: string, ip: string): Promise<boolean> {
-    const taken = await this.call(() =>
-      this.redis.wkTakeChallenge(`${this.prefix}c:${token}`, `${door} ${ip}`),
-    );
-    return taken === 1;
+    const key = this.keys.challenge(subjectOf(ip, this.lengths), door, ip);
+    return (await this.call(() => this.redis.wkTakeChallenge(key, token))) === 1;
   }
 
   async claimTotpStep(user: string, timeStep: number, ttlMs: number): Promise<boolean> {
     return (
-      (await this.call(() =>
-        this.redis.wkClaimTotp(`${this.prefix}t:${user}`, timeStep, ttlMs),
-      )) === 1
+      (await this.call(() => this.redis.wkClaimTotp(this.keys.totp(user), timeStep, ttlMs))) === 1
     );
   }
 
@@ -257,7 +254,7 @@ export class RedisStore implements KnockStore {
   }
 
   private grantKeys(): [string, string] {
-    return [`${this.prefix}g`, `${this.prefix}gx`];
+    return [this.keys.grants, this.keys.grantExpiry];
   }
 
   /** Any client or server failure becomes StoreUnavailableError, so the caller fails closed. */

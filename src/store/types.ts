@@ -10,7 +10,7 @@ export type AdvanceOutcome =
   | "reset"
   /** The sequence is complete: the challenge token given was stored and may be issued. */
   | "challenge"
-  /** The client IP is banned (a scanner): nothing was read or changed but the ban. */
+  /** The client is banned and has used up its step budget: nothing changed but the budget. */
   | "banned";
 
 /** One knock step, as the engine hands it to the store. */
@@ -23,7 +23,10 @@ export interface AdvanceRequest {
   readonly length: number;
   /** Progress expires this long after the first step. */
   readonly sequenceTimeoutMs: number;
-  /** Stored under its token, bound to door and IP, if this step completes the sequence. */
+  /**
+   * Stored as the one live challenge of this door and IP if this step completes the
+   * sequence; it replaces any earlier one, so a client holds at most one per door.
+   */
   readonly challenge: { readonly token: string; readonly ttlMs: number };
 }
 
@@ -39,13 +42,41 @@ export interface GrantRecord {
   readonly expiresAt: number;
 }
 
-/** A client IP whose knocks are ignored until `until` (epoch ms). */
+/** A banned client (address or prefix) whose knocks are on a budget until `until` (epoch ms). */
 export interface BanRecord {
+  /** The address, or `network/length` when limits group addresses by prefix. */
   readonly ip: string;
   readonly until: number;
   /** Why, for the admin listing: "scanner", "admin", ... */
   readonly reason: string;
 }
+
+/**
+ * A ban does not silence a subject's knocks outright (a person behind a banned address
+ * must still get in with the right sequence and code); it puts them on a budget: at most
+ * this many step requests per door length per BANNED_STEP_WINDOW_MS, i.e. two full walks
+ * of the sequence a minute. Steps beyond it are ignored ("banned").
+ */
+export const BANNED_WALKS_PER_WINDOW = 2;
+/** The window of a banned subject's step budget. */
+export const BANNED_STEP_WINDOW_MS = 60_000;
+
+/** Where a page of bans starts: after this ban in the listing order. */
+export interface BanCursor {
+  readonly until: number;
+  readonly ip: string;
+}
+
+/** One page of live bans, soonest expiry first. */
+export interface BanPage {
+  readonly bans: BanRecord[];
+  /** Hand back to get the next page; absent on the last page. */
+  readonly next?: BanCursor;
+}
+
+/** Bans per page unless asked otherwise, and at most. */
+export const BAN_PAGE_DEFAULT = 100;
+export const BAN_PAGE_MAX = 1000;
 
 /** The identity of a grant: at most one live grant exists per door and client IP. */
 export const grantId = (door: string, ip: string): string => `${door} ${ip}`;
@@ -61,28 +92,38 @@ export interface KnockStore {
 
   /**
    * Applies one knock step to the client's progress on a door; one round trip, which
-   * also checks the client's ban: a banned IP gets "banned" and its progress is untouched.
+   * also checks the client's ban: a banned client's steps count against its budget
+   * (BANNED_WALKS_PER_WINDOW walks of the sequence per BANNED_STEP_WINDOW_MS); beyond
+   * it the answer is "banned" and its progress is untouched.
    */
   advance(request: AdvanceRequest): Promise<AdvanceOutcome>;
 
   /**
-   * Bans an IP's knocks for `ms` on every gateway sharing the store. A ban never
-   * shortens an existing one: the later expiry (and its reason) wins.
+   * Bans the client `ip` belongs to (its prefix, per limits.ipv4Prefix/ipv6Prefix; a
+   * `network/length` subject is taken as is) for `ms` on every gateway sharing the
+   * store. A ban never shortens an existing one: the later expiry (and its reason) wins.
    */
   ban(ip: string, ms: number, reason: string): Promise<void>;
 
-  /** True while the IP is banned. */
+  /** True while the client `ip` belongs to is banned. */
   isBanned(ip: string): Promise<boolean>;
 
-  /** Live bans, soonest expiry first (for the admin API). */
-  listBans(): Promise<BanRecord[]>;
+  /**
+   * One page of live bans, soonest expiry first (for the admin API): at most `limit`
+   * (default BAN_PAGE_DEFAULT, capped at BAN_PAGE_MAX), starting after `cursor`. Costs
+   * O(log n + limit), never a pass over every ban.
+   */
+  listBans(page?: { readonly cursor?: BanCursor; readonly limit?: number }): Promise<BanPage>;
 
-  /** Lifts a ban at once; true if there was a live one. */
+  /** How many bans are live (for metrics); O(log n) in Redis. */
+  countBans(): Promise<number>;
+
+  /** Lifts the ban of the client `ip` belongs to at once; true if there was a live one. */
   unban(ip: string): Promise<boolean>;
 
   /**
-   * Consumes a challenge if, and only if, it is live and bound to this door and IP.
-   * Returns false (and leaves it untouched) for an unknown, expired or foreign token.
+   * Consumes the challenge if, and only if, it is the live one of this door and IP.
+   * Returns false (and leaves it untouched) for an unknown, expired, replaced or foreign token.
    */
   takeChallenge(token: string, door: string, ip: string): Promise<boolean>;
 

@@ -122,7 +122,7 @@ describe("admin API", () => {
     const list = await request(admin).get("/bans").set(auth).expect(200);
     const bans = (list.body as { bans: { ip: string; reason: string; until: string }[] }).bans;
     expect(bans.map((b) => [b.ip, b.reason])).toEqual([
-      ["2001:db8::9", "flood"],
+      ["2001:db8::/64", "flood"], // IPv6 bans cover the client's /64
       ["203.0.113.9", "failures"],
     ]);
     const until = Date.parse(bans[1]?.until ?? "");
@@ -137,6 +137,28 @@ describe("admin API", () => {
     const remaining = await request(admin).get("/bans").set(auth).expect(200);
     expect((remaining.body as { bans: unknown[] }).bans).toHaveLength(1);
     await gw.store.unban("203.0.113.9");
+  });
+
+  it("pages bans with limit and cursor, and refuses malformed ones with 400", async () => {
+    const ips = Array.from({ length: 5 }, (_, i) => `198.51.100.${i + 1}`);
+    for (const ip of ips) await gw.store.ban(ip, 60_000, "scanner");
+    const seen: string[] = [];
+    let cursor = "";
+    for (let page = 0; page < 5; page++) {
+      const res = await request(admin)
+        .get(`/bans?limit=2${cursor ? `&cursor=${cursor}` : ""}`)
+        .set(auth)
+        .expect(200);
+      const body = res.body as { bans: { ip: string }[]; nextCursor: string | null };
+      expect(body.bans.length).toBeLessThanOrEqual(2);
+      seen.push(...body.bans.map((b) => b.ip));
+      if (body.nextCursor === null) break;
+      cursor = body.nextCursor;
+    }
+    expect(seen.sort()).toEqual(ips);
+    for (const query of ["limit=0", "limit=1001", "limit=x", "cursor=%%%", "cursor=bm90LWpzb24"])
+      await request(admin).get(`/bans?${query}`).set(auth).expect(400);
+    for (const ip of ips) await gw.store.unban(ip);
   });
 
   it("reports health with the store kind and firewall name", async () => {
@@ -179,6 +201,7 @@ describe("admin API with the store down", () => {
       store.ping = down;
       store.listGrants = down;
       store.listBans = down;
+      store.countBans = down;
       const admin = gw.adminUrl ?? "";
       await request(admin)
         .get("/health")

@@ -94,10 +94,21 @@ describe("webknock grants / bans", () => {
   it("lists and lifts bans", async () => {
     await gw.store.ban("2001:db8::7", 60_000, "failures");
     const list = await cli(["bans", "list", ...admin()]);
-    expect(list.stdout).toMatch(/2001:db8::7 +\d+s +\d{4}-.+ +failures/);
+    // IPv6 bans cover the client's /64 (limits.ipv6Prefix); any address in it lifts it.
+    expect(list.stdout).toMatch(/2001:db8::\/64 +\d+s +\d{4}-.+ +failures/);
     const lift = await cli(["bans", "unban", "2001:DB8::7", ...admin()]);
     expect(lift.code).toBe(0);
     expect(lift.stdout).toBe("Unbanned 2001:db8::7.\n");
     expect((await cli(["bans", "list", ...admin()])).stdout).toBe("No bans.\n");
+  });
+
+  it("lists every ban, following the API's pages", async () => {
+    const ips = Array.from({ length: 1005 }, (_, i) => `10.9.${i >> 8}.${i & 255}`);
+    for (const ip of ips) await gw.store.ban(ip, 60_000, "scanner");
+    const list = await cli(["bans", "list", "--json", ...admin()]);
+    expect(list.stderr).toBe("");
+    const bans = (JSON.parse(list.stdout) as { bans: { ip: string }[] }).bans;
+    expect(new Set(bans.map((b) => b.ip))).toEqual(new Set(ips));
+    for (const ip of ips) await gw.store.unban(ip);
   });
 });

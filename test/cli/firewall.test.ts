@@ -13,7 +13,7 @@ doors:
   ssh: { sequence: [/a, /b], open: [tcp/22, udp/51820], users: [alice] }
   web: { sequence: [/c], open: [tcp/22], users: [alice] }
 users:
-  alice: { secret: JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP }
+  alice: { secret: NB2HI4DTHIXS6ZLYMFWXA3DFFZRW63JPORSXG5DT }
 `;
 
 /** The real CLI, as a process inside the namespace (so its firewall commands stay there). */

@@ -1,9 +1,16 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CliUsageError } from "../../src/cli/config-option.js";
+import { AdminClient, AdminError } from "../../src/client/admin.js";
+import { TransportError } from "../../src/client/http.js";
+import { knock, KnockError } from "../../src/client/knock.js";
+import { ClientConfigError } from "../../src/client/profiles.js";
+import { WebknockError } from "../../src/errors.js";
 import { currentTotp } from "../../src/knock/totp.js";
 import { cli } from "../support/cli.js";
 import { startTestGateway, TEST_SEQUENCE, type TestGateway } from "../support/test-gateway.js";
@@ -122,7 +129,9 @@ describe("webknock knock", () => {
     expect(run.code).toBe(3);
     expect(JSON.parse(run.stdout)).toEqual({
       error: "denied",
+      code: "ERR_KNOCK_DENIED",
       message: expect.any(String) as string,
+      fix: expect.any(String) as string,
     });
     expect(run.stderr).toContain("Denied");
   });
@@ -302,3 +311,183 @@ async function closedPort(): Promise<number> {
   );
   return port;
 }
+
+describe("the knock client stays on the gateway's origin", () => {
+  /** Two loopback listeners that only count requests: the gateway and another host. */
+  let gateway: Counting;
+  let evil: Counting;
+  let dir: string;
+  beforeAll(async () => {
+    gateway = await counting();
+    evil = await counting();
+    dir = mkdtempSync(join(tmpdir(), "webknock-origin-"));
+  });
+  afterAll(async () => {
+    await gateway.close();
+    await evil.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const hostile = () => [
+    `/a,//127.0.0.1:${evil.port}/b`,
+    `/a,/\\127.0.0.1:${evil.port}/b`,
+    `/a,\\\\127.0.0.1:${evil.port}/b`,
+    `/a,http://127.0.0.1:${evil.port}/b`,
+    "/a,b",
+    "/a,/b/../../c",
+    "/a,/b?x=1",
+    "/a,/b#c",
+  ];
+
+  it("refuses every path that is not exactly one leading / (exit 2), sending nothing", async () => {
+    for (const sequence of hostile()) {
+      const run = await cli([
+        "knock",
+        gateway.url,
+        "-s",
+        sequence,
+        "-u",
+        "alice",
+        "--code",
+        "123456",
+      ]);
+      expect(run.code, sequence).toBe(2);
+      expect(run.stderr).toMatch(/^webknock: Sequence path .*one leading \//);
+    }
+    expect(gateway.requests).toEqual([]);
+    expect(evil.requests).toEqual([]);
+  });
+
+  it("refuses them from a profile too", async () => {
+    const config = join(dir, "client.yaml");
+    writeFileSync(
+      config,
+      `profiles:\n  evil:\n    url: ${gateway.url}\n    sequence: ["/a", "//127.0.0.1:${evil.port}/b"]\n    user: alice\n`,
+    );
+    const run = await cli(["knock", "-p", "evil", "--client-config", config, "--code", "123456"]);
+    expect(run.code).toBe(2);
+    expect(evil.requests).toEqual([]);
+    expect(gateway.requests).toEqual([]);
+  });
+
+  it("the library refuses, before sending, any request off the gateway's origin", async () => {
+    for (const sequence of hostile()) {
+      const attempt = knock({
+        url: gateway.url,
+        sequence: sequence.split(","),
+        user: "alice",
+        code: "123456",
+      });
+      await expect(attempt, sequence).rejects.toMatchObject({ failure: "invalid-request" });
+    }
+    expect(gateway.requests).toEqual([]);
+    expect(evil.requests).toEqual([]);
+  });
+});
+
+/** A loopback HTTP server that records each request's path and answers the decoy's 404. */
+interface Counting {
+  readonly url: string;
+  readonly port: number;
+  readonly requests: string[];
+  close(): Promise<void>;
+}
+
+async function counting(): Promise<Counting> {
+  const requests: string[] = [];
+  const server = createHttpServer((req, res) => {
+    requests.push(req.url ?? "");
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
+
+describe("client errors are coded WebknockErrors with a fix", () => {
+  it.each([
+    ["denied", "ERR_KNOCK_DENIED"],
+    ["no-challenge", "ERR_KNOCK_NO_CHALLENGE"],
+    ["unreachable", "ERR_KNOCK_UNREACHABLE"],
+    ["tls", "ERR_KNOCK_TLS"],
+    ["unavailable", "ERR_KNOCK_UNAVAILABLE"],
+    ["protocol", "ERR_KNOCK_PROTOCOL"],
+    ["invalid-request", "ERR_KNOCK_INVALID_REQUEST"],
+  ] as const)("KnockError %s has code %s", (failure, code) => {
+    const error = new KnockError(failure, "Something happened.");
+    expect(error).toBeInstanceOf(WebknockError);
+    expect(error.code).toBe(code);
+    expect(error.fix).toMatch(/^[A-Z].{20,}\.$/);
+    expect(error.describe()).toBe(`Something happened. ${error.fix ?? ""}`);
+  });
+
+  it.each([
+    ["unauthorized", "ERR_ADMIN_UNAUTHORIZED"],
+    ["not-found", "ERR_ADMIN_NOT_FOUND"],
+    ["bad-request", "ERR_ADMIN_BAD_REQUEST"],
+    ["unreachable", "ERR_ADMIN_UNREACHABLE"],
+    ["unavailable", "ERR_ADMIN_UNAVAILABLE"],
+    ["protocol", "ERR_ADMIN_PROTOCOL"],
+  ] as const)("AdminError %s has code %s", (failure, code) => {
+    const error = new AdminError(failure, "Something happened.");
+    expect(error).toBeInstanceOf(WebknockError);
+    expect(error.code).toBe(code);
+    expect(error.fix).toMatch(/^[A-Z].{20,}\.$/);
+  });
+
+  it("transport, client config and usage errors are coded too", () => {
+    expect(new TransportError("tls", "x")).toMatchObject({ code: "ERR_TLS" });
+    expect(new TransportError("unreachable", "x")).toMatchObject({ code: "ERR_UNREACHABLE" });
+    expect(new ClientConfigError("x")).toMatchObject({ code: "ERR_CLIENT_CONFIG" });
+    expect(new CliUsageError("x")).toMatchObject({ code: "ERR_USAGE" });
+    for (const error of [new TransportError("tls", "x"), new ClientConfigError("x")]) {
+      expect(error).toBeInstanceOf(WebknockError);
+      expect(error.fix).toBeDefined();
+    }
+  });
+
+  it("an admin client on a URL that is not one fails with a coded error, not a TypeError", () => {
+    expect(() => new AdminClient({ url: "not a url", token: "t" })).toThrow(AdminError);
+  });
+
+  it("prints code and fix in JSON and one line without a stack trace", async () => {
+    const port = await closedPort();
+    const run = await cli([
+      "knock",
+      `http://127.0.0.1:${port}`,
+      "-s",
+      "/a,/b",
+      "-u",
+      "alice",
+      "--code",
+      "123456",
+      "--json",
+    ]);
+    expect(run.code).toBe(4);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      error: "unreachable",
+      code: "ERR_KNOCK_UNREACHABLE",
+      fix: expect.stringMatching(/gateway is running/) as string,
+    });
+    expect(run.stderr).toMatch(/^webknock: Cannot reach .* Check the URL and port.*\n$/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("webknock demo --port abc is a usage error, not a crash", async () => {
+    const run = await cli(["demo", "--port", "abc"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe('webknock: --port "abc": write a port number from 0 to 65535.\n');
+  });
+});

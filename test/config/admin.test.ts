@@ -5,7 +5,7 @@ import { ConfigError } from "../../src/errors.js";
 const base = {
   firewall: { backend: "log" },
   doors: { d: { sequence: ["/a"], open: ["tcp/22"], users: ["u"] } },
-  users: { u: { secret: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP" } },
+  users: { u: { secret: "NB2HI4DTHIXS6ZLYMFWXA3DFFZRW63JPORSXG5DT" } },
 };
 const TOKEN = "0123456789abcdef0123";
 const sources = {
@@ -14,6 +14,7 @@ const sources = {
     if (path === "/etc/token") return `${TOKEN}\n`;
     throw Object.assign(new Error("no such file"), { code: "ENOENT" });
   },
+  fileMode: () => 0o600,
 };
 const load = (admin: unknown) => resolveConfig({ ...base, admin }, sources);
 const problems = (admin: unknown): string => {

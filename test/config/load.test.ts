@@ -4,7 +4,7 @@ import { stringify } from "yaml";
 import { loadConfigFile, resolveConfig } from "../../src/config/load.js";
 import { ConfigError } from "../../src/errors.js";
 
-const SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+const SECRET = "NB2HI4DTHIXS6ZLYMFWXA3DFFZRW63JPORSXG5DT";
 
 interface Raw {
   server: { listen: unknown[]; trustProxy: unknown };
@@ -37,6 +37,7 @@ const sources = {
     if (text === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: "ENOENT" });
     return text;
   },
+  fileMode: () => 0o600,
 };
 
 function problemsOf(raw: unknown): string[] {
@@ -64,8 +65,11 @@ describe("config", () => {
     const example = loadConfigFile("config/webknock.example.yaml", {
       env: {},
       readFile: (path) => (path.endsWith(".totp") ? SECRET : readFileSync(path, "utf8")),
+      fileMode: () => 0o600,
     });
     expect(example.doors.map((d) => d.name)).toEqual(["ssh"]);
+    // Trusting a proxy is a decision with a second half (overwriting the header): never a default.
+    expect(example.server.trustProxy).toEqual([]);
   });
 
   it.each([
@@ -80,8 +84,8 @@ describe("config", () => {
     ],
     ["server.trustProxy", (c: Raw) => (c.server.trustProxy = true), /forge its IP/],
     ["server.trustProxy", (c: Raw) => (c.server.trustProxy = 2), /hop count/],
-    ["server.trustProxy", (c: Raw) => (c.server.trustProxy = ["10.0.0.0/33"]), /"10.0.0.0\/33"/],
-    ["firewall.backend", (c: Raw) => (c.firewall.backend = "pf"), /iptables, ipset, nftables/],
+    ["server.trustProxy[0]", (c: Raw) => (c.server.trustProxy = ["10.0.0.0/33"]), /"10.0.0.0\/33"/],
+    ["firewall.backend", (c: Raw) => (c.firewall.backend = "pf"), /got "pf"; choose one of/],
     [
       "users.alice.secretFile",
       (c: Raw) => (c.users.alice.secretFile = "/nope"),
@@ -131,6 +135,7 @@ describe("config", () => {
     const config = loadConfigFile("x.yaml", {
       env: {},
       readFile: (p) => (p === "x.yaml" ? text : (files[p] ?? "")),
+      fileMode: () => 0o600,
     });
     expect(config.doors[0]?.sequence).toHaveLength(3);
   });

@@ -103,7 +103,7 @@ describe("trustProxy config", () => {
         server: { trustProxy },
         firewall: { backend: "log" },
         doors: { ssh: { sequence: ["/a"], open: ["tcp/22"], users: ["alice"] } },
-        users: { alice: { secret: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP" } },
+        users: { alice: { secret: "NB2HI4DTHIXS6ZLYMFWXA3DFFZRW63JPORSXG5DT" } },
       },
       { env: {}, readFile: () => "" },
     );

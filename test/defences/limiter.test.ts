@@ -3,9 +3,11 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import type { LimitsConfig } from "../../src/config/types.js";
-import { RateLimitedAttempts, type LimiterBackend } from "../../src/defences/limiter.js";
+import { RateLimitedAttempts } from "../../src/defences/limiter.js";
 import { StoreUnavailableError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
+import { memoryLimiters, redisLimiters, type LimiterFactory } from "../../src/store/backend.js";
+import { redisKeys } from "../../src/store/keys.js";
 import { createRedisClient } from "../../src/store/redis.js";
 import { startTestGateway, testConfig } from "../support/gateway.js";
 import { captureLog, knocker, listen, sleep, wrongCode } from "./support.js";
@@ -16,6 +18,8 @@ const LIMITS: LimitsConfig = {
   lockoutMs: 1000,
   maxLockoutMs: 2000,
   lockoutMemoryMs: 60_000,
+  ipv4Prefix: 32,
+  ipv6Prefix: 64,
   scanner: { distinctPaths: 20, windowMs: 10_000, banMs: 60_000, trackedIps: 100 },
 };
 
@@ -28,13 +32,17 @@ afterAll(async () => {
   await redis.quit();
 });
 
-const backends: [string, () => LimiterBackend][] = [
-  ["memory", () => ({ kind: "memory" })],
-  ["redis", () => ({ kind: "redis", client: redis, keyPrefix: `test:${randomUUID()}:` })],
+const backends: [string, () => LimiterFactory][] = [
+  ["memory", () => memoryLimiters],
+  ["redis", () => redisLimiters(redis, redisKeys(`test:${randomUUID()}:`))],
 ];
 
 /** One failed attempt as the engine makes it: check, then fail if allowed. */
-async function failOnce(limiter: RateLimitedAttempts, user: string, ip: string): Promise<boolean> {
+async function failOnce(
+  limiter: RateLimitedAttempts,
+  user: string | undefined,
+  ip: string,
+): Promise<boolean> {
   const allowed = await limiter.check(user, ip);
   if (allowed) await limiter.fail(user, ip);
   return allowed;
@@ -55,6 +63,21 @@ describe.each(backends)("brute-force limiter on %s", (_name, backend) => {
       expect(await failOnce(limiter, user, "203.0.113.9")).toBe(true);
     expect(await limiter.check("alice", "203.0.113.9")).toBe(false);
     expect(await limiter.check("alice", "203.0.113.10")).toBe(true);
+  });
+
+  it("counts an attempt with no accountable user against the IP only", async () => {
+    const limiter = new RateLimitedAttempts(LIMITS, backend(), silentLogger());
+    for (let i = 0; i < 3; i++) await failOnce(limiter, undefined, `203.0.113.${40 + i}`);
+    for (let i = 0; i < 3; i++) await failOnce(limiter, undefined, "203.0.113.49");
+    expect(await limiter.check("alice", "198.51.100.1")).toBe(true);
+    expect(await limiter.check(undefined, "203.0.113.49")).toBe(false);
+  });
+
+  it("counts an IPv6 /64 as one client, so rotating addresses in it gains nothing", async () => {
+    const limiter = new RateLimitedAttempts(LIMITS, backend(), silentLogger());
+    for (let i = 1; i <= 3; i++) await failOnce(limiter, undefined, `2001:db8:9:9::${i}`);
+    expect(await limiter.check(undefined, "2001:db8:9:9:ffff::77")).toBe(false);
+    expect(await limiter.check(undefined, "2001:db8:9:a::1")).toBe(true);
   });
 
   it("forgets the user's failures after a success", async () => {
@@ -105,11 +128,7 @@ describe.each(backends)("brute-force limiter on %s", (_name, backend) => {
 
 describe("brute-force limiter across gateways and outages", () => {
   it("shares one count between two limiters on the same Redis", async () => {
-    const backend: LimiterBackend = {
-      kind: "redis",
-      client: redis,
-      keyPrefix: `test:${randomUUID()}:`,
-    };
+    const backend = redisLimiters(redis, redisKeys(`test:${randomUUID()}:`));
     const one = new RateLimitedAttempts(LIMITS, backend, silentLogger());
     const two = new RateLimitedAttempts(LIMITS, backend, silentLogger());
     await failOnce(one, "erin", "203.0.113.1");
@@ -123,7 +142,7 @@ describe("brute-force limiter across gateways and outages", () => {
     dead.on("error", () => undefined);
     const limiter = new RateLimitedAttempts(
       LIMITS,
-      { kind: "redis", client: dead, keyPrefix: "test:" },
+      redisLimiters(dead, redisKeys("test:")),
       silentLogger(),
     );
     await expect(limiter.check("alice", "203.0.113.1")).rejects.toBeInstanceOf(

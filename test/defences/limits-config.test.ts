@@ -7,7 +7,7 @@ const withLimits = (limits?: unknown) => () =>
     {
       firewall: { backend: "log" },
       doors: { ssh: { sequence: ["/a"], open: ["tcp/22"], users: ["alice"] } },
-      users: { alice: { secret: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP" } },
+      users: { alice: { secret: "NB2HI4DTHIXS6ZLYMFWXA3DFFZRW63JPORSXG5DT" } },
       ...(limits === undefined ? {} : { limits }),
     },
     { env: {}, readFile: () => "" },
@@ -21,6 +21,8 @@ describe("limits config", () => {
       lockoutMs: 60_000,
       maxLockoutMs: 3_600_000,
       lockoutMemoryMs: 24 * 3_600_000,
+      ipv4Prefix: 32,
+      ipv6Prefix: 64,
       scanner: { distinctPaths: 20, windowMs: 10_000, banMs: 3_600_000, trackedIps: 10_000 },
     });
     expect(withLimits({ scanner: { ban: "5m" } })().limits.scanner.banMs).toBe(300_000);
@@ -37,7 +39,13 @@ describe("limits config", () => {
     expect(withLimits({ scanner: { distinctPaths: 500 } })).toThrow(
       /limits\.scanner\.distinctPaths: .*2 to 64/,
     );
-    expect(withLimits({ maxFailure: 5 })).toThrow(/limits: unknown key\(s\) "maxFailure"/);
+    expect(withLimits({ ipv6Prefix: 129 })).toThrow(/limits\.ipv6Prefix: .*16 to 128/);
+    expect(withLimits({ ipv4Prefix: 4 })).toThrow(/limits\.ipv4Prefix: .*8 to 32/);
+    expect(withLimits({ ipv4Prefix: 24, ipv6Prefix: 56 })().limits).toMatchObject({
+      ipv4Prefix: 24,
+      ipv6Prefix: 56,
+    });
+    expect(withLimits({ maxFailure: 5 })).toThrow(/limits: got unknown key\(s\) "maxFailure"/);
   });
 
   it("rounds lockouts up to whole seconds, the rate limiter's unit", () => {

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGateway, type Gateway } from "../../src/gateway.js";
-import { RedisStore } from "../../src/store/redis.js";
 import { currentTotp } from "../../src/knock/totp.js";
 import {
   ALICE_SECRET,
@@ -127,9 +126,6 @@ describe("Redis outage: fail closed, recover by itself", () => {
 
   it("stayed up: no unhandled errors, and the outage was logged without flooding", () => {
     expect(errors).toEqual([]);
-    const store = gateway.store;
-    expect(store).toBeInstanceOf(RedisStore);
-    if (store instanceof RedisStore) expect(store.client.listenerCount("error")).toBeGreaterThan(0);
     const events = capture.events();
     const storeErrors = events.filter((e) => e.event === "store-error");
     expect(storeErrors.length).toBeGreaterThan(0);

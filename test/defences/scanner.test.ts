@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { ScannerDetector } from "../../src/defences/scanner.js";
+import { isDrivenByAnotherPage, ScannerDetector } from "../../src/defences/scanner.js";
 import { createGateway } from "../../src/gateway.js";
 import { silentLogger } from "../../src/log.js";
+import { redisBackend } from "../../src/store/backend.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { createRedisClient, RedisStore } from "../../src/store/redis.js";
 import type { KnockStore } from "../../src/store/types.js";
@@ -11,7 +12,7 @@ import {
   testConfig,
   type TestGateway,
 } from "../support/gateway.js";
-import { captureLog, knocker, listen, type Listening } from "./support.js";
+import { captureLog, knocker, listen, send, sleep, type Listening } from "./support.js";
 
 function detector(overrides: Partial<ConstructorParameters<typeof ScannerDetector>[0]> = {}) {
   let time = 1_000_000;
@@ -55,6 +56,20 @@ describe("scanner detector (in process)", () => {
     for (let i = 0; i < 10_000; i++)
       scanner.note(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, `/x/${i}`);
     expect(scanner.size).toBe(64);
+  });
+
+  it("tells requests another page caused from the visitor's own (Fetch Metadata)", () => {
+    const cases: [Record<string, string>, boolean][] = [
+      [{}, false],
+      [{ "sec-fetch-site": "none", "sec-fetch-mode": "navigate" }, false],
+      [{ "sec-fetch-site": "same-origin", "sec-fetch-mode": "navigate" }, false],
+      [{ "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors" }, true],
+      [{ "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate" }, true],
+      [{ "sec-fetch-site": "same-site", "sec-fetch-mode": "no-cors" }, true],
+      [{ "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors" }, true],
+      [{ "sec-fetch-mode": "no-cors" }, true],
+    ];
+    for (const [headers, driven] of cases) expect(isDrivenByAnotherPage(headers)).toBe(driven);
   });
 
   it("costs well under a microsecond per request", () => {
@@ -101,22 +116,29 @@ describe("scanner bans through the gateway (real Redis)", () => {
     return { t, server, capture, config };
   }
 
-  it("ignores a scanner's knocks, on this and on every gateway sharing the store", async () => {
+  it("puts a scanner's knocks on a budget, on this and on every gateway sharing the store", async () => {
     const { t, server, capture, config } = await scanningSetup();
     const scanner = knocker(() => server.port, "203.0.113.66");
     for (let i = 0; i < 12; i++) expect((await scanner.get(`/admin/${i}.php`)).status).toBe(404);
     await expect.poll(() => t.store.isBanned("203.0.113.66")).toBe(true);
-    expect(await scanner.walk()).toBeUndefined(); // the whole sequence, answered by decoys
+    // Two walks of the sequence a minute still work (a person behind the address gets in)...
+    expect(await scanner.walk()).toBeDefined();
+    expect(await scanner.walk()).toBeDefined();
+    // ...then its steps are ignored: the whole sequence is answered by decoys.
+    expect(await scanner.walk()).toBeUndefined();
     expect(await knocker(() => server.port, "203.0.113.67").walk()).toBeDefined();
 
     // A second gateway on the same Redis prefix honours the ban without having seen the scan.
     if (!(t.store instanceof RedisStore)) throw new Error("expected the test gateway on Redis");
-    const secondStore = new RedisStore(createRedisClient(inject("redisUrl")), t.store.keyPrefix);
-    await secondStore.connect();
+    const secondBackend = redisBackend(createRedisClient(inject("redisUrl")), t.store.keys.prefix, {
+      log: silentLogger(),
+      now: Date.now,
+    });
+    await secondBackend.connect();
     const second = createGateway(config, {
       log: silentLogger(),
       now: Date.now,
-      store: secondStore,
+      backend: secondBackend,
       firewall: new RecordingFirewall(),
     });
     const secondServer = await listen(second.handler);
@@ -127,7 +149,7 @@ describe("scanner bans through the gateway (real Redis)", () => {
     expect(await knocker(() => secondServer.port, "203.0.113.66").walk()).toBeUndefined();
     expect(await knocker(() => secondServer.port, "203.0.113.68").walk()).toBeDefined();
 
-    expect(await t.store.listBans()).toEqual([
+    expect((await t.store.listBans()).bans).toEqual([
       { ip: "203.0.113.66", until: expect.any(Number) as number, reason: "scanner" },
     ]);
     expect(capture.events().filter((e) => e.event === "ban")).toMatchObject([
@@ -135,6 +157,63 @@ describe("scanner bans through the gateway (real Redis)", () => {
     ]);
     expect(await t.store.unban("203.0.113.66")).toBe(true);
     expect(await scanner.walk()).toBeDefined();
+  });
+
+  it("bans a rotating IPv6 scanner's /64 once, not each of its 100 addresses", async () => {
+    const { t, server, capture } = await scanningSetup();
+    // 100 addresses of one /64, each asking for 10 distinct unknown paths (the threshold).
+    for (let host = 1; host <= 100; host++) {
+      const scanner = knocker(() => server.port, `2001:db8:5:6::${host.toString(16)}`);
+      for (let i = 0; i < 10; i++) await scanner.get(`/probe/${host}/${i}`);
+    }
+    await expect.poll(() => t.store.isBanned("2001:db8:5:6::1")).toBe(true);
+    await sleep(100); // any further ban would be written fire-and-forget
+    expect((await t.store.listBans()).bans.map((b) => b.ip)).toEqual(["2001:db8:5:6::/64"]);
+    expect(await t.store.countBans()).toBe(1);
+    expect(capture.events().filter((e) => e.event === "ban")).toMatchObject([
+      { reason: "scanner", kind: "prefix", ip: "2001:db8:5:6::/64" },
+    ]);
+    // A fresh address in the /64 is banned too; the neighbouring /64 is not.
+    expect(await t.store.isBanned("2001:db8:5:6:ffff::1")).toBe(true);
+    expect(await t.store.isBanned("2001:db8:5:7::1")).toBe(false);
+  });
+
+  it("lets a banned client with the right sequence and code in", async () => {
+    const { t, server } = await scanningSetup();
+    const person = knocker(() => server.port, "203.0.113.70");
+    for (let i = 0; i < 12; i++) await person.get(`/admin/${i}.php`);
+    await expect.poll(() => t.store.isBanned("203.0.113.70")).toBe(true);
+    const reply = await person.redeem((await person.walk()) ?? "");
+    expect(reply.status).toBe(200);
+    expect(t.firewall.opened.map((rule) => rule.ip)).toContain("203.0.113.70");
+  });
+
+  it("never bans a visitor for what another page made their browser fetch", async () => {
+    const { t, server } = await scanningSetup();
+    const visitor = "203.0.113.71";
+    const fetchAs = (path: string, headers: Record<string, string>) =>
+      send(server.port, "GET", path, { "X-Forwarded-For": visitor, ...headers });
+    // A page with 25 <img src="https://gateway/cdn/cat-N.jpg">, an iframe per path, and
+    // fetch() calls from a same-site page: none of it counts.
+    for (let i = 0; i < 25; i++) {
+      await fetchAs(`/cdn/cat-${i}.jpg`, {
+        "Sec-Fetch-Site": "cross-site",
+        "Sec-Fetch-Mode": "no-cors",
+        "Sec-Fetch-Dest": "image",
+      });
+      await fetchAs(`/frame/${i}`, {
+        "Sec-Fetch-Site": "cross-site",
+        "Sec-Fetch-Mode": "navigate",
+        "Sec-Fetch-Dest": "iframe",
+      });
+      await fetchAs(`/api/${i}`, { "Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "cors" });
+    }
+    await sleep(100); // a ban would be written fire-and-forget; give it the time to land
+    expect(await t.store.isBanned(visitor)).toBe(false);
+    // The visitor's own navigations (typed URLs) and header-less clients still count.
+    for (let i = 0; i < 12; i++)
+      await fetchAs(`/typed/${i}`, { "Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate" });
+    await expect.poll(() => t.store.isBanned(visitor)).toBe(true);
   });
 
   it("adds no store call to the decoy path: a flood of unknown paths costs one ban write", async () => {

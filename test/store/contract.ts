@@ -74,7 +74,23 @@ export function describeStoreContract(
       expect(await h.store.advance(request(2, { challenge: { token: "two", ttlMs: 400 } }))).toBe(
         "challenge",
       );
+      expect(await h.store.takeChallenge("one", "ssh", "203.0.113.7")).toBe(false); // replaced
       expect(await h.store.takeChallenge("two", "ssh", "203.0.113.7")).toBe(true);
+    });
+
+    it("keeps one live challenge per door and IP: a new one replaces the old", async () => {
+      const issue = (token: string, overrides: Partial<AdvanceRequest> = {}) =>
+        h.store.advance(request(0, { length: 1, challenge: { token, ttlMs: 400 }, ...overrides }));
+      // A client hammering a one-step door: 2,000 challenges, one of them live.
+      for (let i = 0; i < 2000; i++) expect(await issue(`flood-${i}`)).toBe("challenge");
+      expect(await h.store.takeChallenge("flood-0", "ssh", "203.0.113.7")).toBe(false);
+      expect(await h.store.takeChallenge("flood-1998", "ssh", "203.0.113.7")).toBe(false);
+      // Other doors and other IPs keep their own.
+      expect(await issue("web-1", { door: "web" })).toBe("challenge");
+      expect(await issue("other-ip", { ip: "203.0.113.8" })).toBe("challenge");
+      expect(await h.store.takeChallenge("flood-1999", "ssh", "203.0.113.7")).toBe(true);
+      expect(await h.store.takeChallenge("web-1", "web", "203.0.113.7")).toBe(true);
+      expect(await h.store.takeChallenge("other-ip", "ssh", "203.0.113.8")).toBe(true);
     });
 
     it("resets progress on an out-of-order step", async () => {

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import request from "supertest";
 import { inject, describe, expect, it, afterAll } from "vitest";
-import { createRedisClient, RedisStore } from "../../src/store/redis.js";
+import { redisBackend } from "../../src/store/backend.js";
+import { createRedisClient } from "../../src/store/redis.js";
 import { createGateway } from "../../src/gateway.js";
 import { silentLogger } from "../../src/log.js";
 import { currentTotp } from "../../src/knock/totp.js";
@@ -17,7 +18,7 @@ describe("RedisStore costs", () => {
   const prefix = `test:${randomUUID()}:`;
   const client = createRedisClient(inject("redisUrl"));
   const observer = createRedisClient(inject("redisUrl"));
-  const store = new RedisStore(client, prefix);
+  const backend = redisBackend(client, prefix, { log: silentLogger(), now: Date.now });
   /** Every command the gateway's client sends: one entry per round trip. */
   const sent: string[] = [];
   const send = client.sendCommand.bind(client);
@@ -28,13 +29,13 @@ describe("RedisStore costs", () => {
   const gateway = createGateway(testConfig(), {
     log: silentLogger(),
     now: Date.now,
-    store,
+    backend,
     firewall: new RecordingFirewall(),
   });
   afterAll(async () => {
     const keys = await client.keys(`${prefix}*`);
     if (keys.length > 0) await client.del(...keys);
-    await store.close();
+    await backend.close();
     observer.disconnect();
   });
   const get = (path: string) =>
@@ -44,8 +45,9 @@ describe("RedisStore costs", () => {
       .set("Accept", "application/json");
 
   it("spends exactly one round trip per knock step and none on unknown paths", async () => {
-    await store.connect();
-    await new RedisStore(observer).connect();
+    await backend.connect();
+    if (observer.status !== "ready")
+      await new Promise((resolve) => observer.once("ready", resolve));
     // The first call loads the script (EVALSHA -> NOSCRIPT -> EVAL); later ones are EVALSHA only.
     await request(gateway.handler).get(SEQUENCE[0]).set("X-Forwarded-For", "198.51.100.250");
     const before = await evalshaCalls(observer);

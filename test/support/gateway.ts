@@ -7,7 +7,8 @@ import type { FirewallRule } from "../../src/firewall/types.js";
 import { createGateway, type Gateway } from "../../src/gateway.js";
 import { silentLogger, type Logger } from "../../src/log.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import { createRedisClient, RedisStore } from "../../src/store/redis.js";
+import { redisBackend, type StoreBackend } from "../../src/store/backend.js";
+import { createRedisClient } from "../../src/store/redis.js";
 import type { KnockStore } from "../../src/store/types.js";
 
 export const ALICE_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -74,15 +75,16 @@ export async function startTestGateway(
   const config = options.config ?? testConfig();
   const now = options.now ?? Date.now;
   let store: KnockStore;
+  let backend: StoreBackend | undefined;
   let cleanup = (): Promise<void> => Promise.resolve();
   if (options.store === "memory") {
     store = new MemoryStore(now);
   } else {
     const client = createRedisClient(inject("redisUrl"));
     const prefix = `test:${randomUUID()}:`;
-    const redisStore = new RedisStore(client, prefix, now);
-    await redisStore.connect();
-    store = redisStore;
+    backend = redisBackend(client, prefix, { log: options.log ?? silentLogger(), now });
+    await backend.connect();
+    store = backend.store;
     cleanup = async () => {
       const keys = await client.keys(`${prefix}*`);
       if (keys.length > 0) await client.del(...keys);
@@ -92,7 +94,7 @@ export async function startTestGateway(
   const gateway = createGateway(config, {
     log: options.log ?? silentLogger(),
     now,
-    store,
+    ...(backend ? { backend } : { store }),
     firewall,
   });
   return {

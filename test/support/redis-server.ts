@@ -13,8 +13,8 @@ export interface RedisServerHandle {
 }
 
 /**
- * Starts `redis-server` on 127.0.0.1:port with no persistence (unless `extraArgs`, which
- * come last and so win, say otherwise); waits until it answers PING.
+ * Starts `redis-server` on 127.0.0.1:port with no persistence; waits until it answers PING.
+ * `extraArgs` are appended (e.g. `--cluster-enabled yes`).
  */
 export async function startRedisServer(
   port: number,

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { AdminClient, AdminError, type AdminFailure } from "../../client/admin.js";
-import { normalizeIp } from "../../net/ip.js";
+import { canonicalIp } from "../../net/ip.js";
 import { CliUsageError, EXIT, ExitError } from "../config-option.js";
 import type { CliDeps } from "../deps.js";
 
@@ -108,8 +108,10 @@ async function run(
   } catch (error) {
     if (!(error instanceof AdminError)) throw error;
     if (options.json === true)
-      deps.stdout.write(`${JSON.stringify({ error: error.failure, message: error.message })}\n`);
-    deps.stderr.write(`webknock: ${error.message}\n`);
+      deps.stdout.write(
+        `${JSON.stringify({ error: error.failure, code: error.code, message: error.message, fix: error.fix })}\n`,
+      );
+    deps.stderr.write(`webknock: ${error.describe()}\n`);
     throw new ExitError(FAILURE_EXIT[error.failure]);
   }
 }
@@ -142,7 +144,7 @@ function adminToken(options: AdminOptions, deps: CliDeps): string {
 }
 
 function checkIp(ip: string): string {
-  const address = normalizeIp(ip);
+  const address = canonicalIp(ip);
   if (address === undefined) throw new CliUsageError(`${JSON.stringify(ip)} is not an IP address.`);
   return address;
 }

@@ -2,13 +2,15 @@ import type { Command } from "commander";
 import QRCode from "qrcode";
 import { generateURI } from "otplib";
 import { resolveConfig } from "../../config/load.js";
+import { DEMO_SECRET } from "../../config/secret.js";
 import type { GatewayConfig } from "../../config/types.js";
 import { createLogger } from "../../log.js";
+import { CliUsageError } from "../config-option.js";
 import type { CliDeps } from "../deps.js";
 import { runUntilSignal } from "./serve.js";
 
 /** A fixed, public demo secret: the demo opens nothing (log firewall) and binds to loopback. */
-export const DEMO_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+export { DEMO_SECRET };
 export const DEMO_USER = "demo";
 export const DEMO_SEQUENCE = ["/demo/7f3a.png", "/demo/c41e", "/demo/knock"] as const;
 
@@ -32,6 +34,7 @@ export function demoConfig(port: number, host = "127.0.0.1"): GatewayConfig {
     },
     { env: {}, readFile: () => "" },
     "the embedded demo config",
+    { allowDemoSecret: true },
   );
 }
 
@@ -43,7 +46,13 @@ export function registerDemoCommands(program: Command, deps: CliDeps): void {
     .option("-p, --port <port>", "port to listen on", "8080")
     .option("--log-level <level>", "pino log level", "info")
     .action(async (options: { port: string; logLevel: string }) => {
-      const config = demoConfig(Number(options.port));
+      const port = Number(options.port);
+      // Number("x") is NaN and listen() would throw a bare RangeError; say what to write.
+      if (!/^\d{1,5}$/.test(options.port) || port > 65535)
+        throw new CliUsageError(
+          `--port ${JSON.stringify(options.port)}: write a port number from 0 to 65535.`,
+        );
+      const config = demoConfig(port);
       const log = createLogger({ level: options.logLevel, destination: process.stderr });
       await runUntilSignal(config, deps, log, async (urls) => {
         deps.stdout.write(await demoBanner(urls[0] ?? `http://127.0.0.1:${options.port}`));

@@ -8,7 +8,8 @@ import {
   type KnockProfile,
 } from "../../client/profiles.js";
 import { parseDuration } from "../../config/duration.js";
-import { BASE32, MIN_SECRET_CHARS } from "../../config/schema.js";
+import { isKnockPath, KNOCK_PATH_FIX } from "../../config/names.js";
+import { malformedSecret, normalizeBase32 } from "../../config/secret.js";
 import { currentTotp } from "../../knock/totp.js";
 import { CliUsageError, EXIT, ExitError } from "../config-option.js";
 import type { CliDeps } from "../deps.js";
@@ -33,6 +34,7 @@ const FAILURE_EXIT: Readonly<Record<KnockFailure, number>> = {
   tls: EXIT.unreachable,
   unavailable: EXIT.error,
   protocol: EXIT.error,
+  "invalid-request": EXIT.usage,
 };
 
 /** `webknock knock URL --sequence /a,/b,/c --user NAME --secret-file F | --code N | --profile P`. */
@@ -61,9 +63,9 @@ export function registerKnockCommands(program: Command, deps: CliDeps): void {
         if (!(error instanceof KnockError)) throw error;
         if (options.json === true)
           deps.stdout.write(
-            `${JSON.stringify({ error: error.failure, message: error.message })}\n`,
+            `${JSON.stringify({ error: error.failure, code: error.code, message: error.message, fix: error.fix })}\n`,
           );
-        deps.stderr.write(`webknock: ${error.message}\n`);
+        deps.stderr.write(`webknock: ${error.describe()}\n`);
         throw new ExitError(FAILURE_EXIT[error.failure]);
       }
     });
@@ -90,11 +92,10 @@ function resolveRequest(url: string | undefined, options: KnockOptions, deps: Cl
     options.sequence === undefined ? profile.sequence : parseSequence(options.sequence);
   if (sequence === undefined || sequence.length === 0)
     throw new CliUsageError("No sequence: pass --sequence /a,/b,/c or use --profile.");
-  const badPath = sequence.find((path) => !path.startsWith("/") || /[?#\s]/.test(path));
+  // The client checks again before sending; this gives the usage exit code and message.
+  const badPath = sequence.find((path) => !isKnockPath(path));
   if (badPath !== undefined)
-    throw new CliUsageError(
-      `Sequence paths start with / and carry no query, fragment or spaces; got ${JSON.stringify(badPath)}.`,
-    );
+    throw new CliUsageError(`Sequence path ${JSON.stringify(badPath)}: ${KNOCK_PATH_FIX}.`);
 
   const user = options.user ?? profile.user;
   if (user === undefined || user === "")
@@ -138,11 +139,9 @@ function codeSource(
       `Cannot read secret file ${file} (${(error as NodeJS.ErrnoException).code ?? "error"}).`,
     );
   }
-  const secret = text.replace(/\s+/g, "").toUpperCase().replace(/=+$/, "");
-  if (!BASE32.test(secret) || secret.length < MIN_SECRET_CHARS)
-    throw new CliUsageError(
-      `Secret file ${file} does not hold a base32 secret of at least ${MIN_SECRET_CHARS} characters.`,
-    );
+  const secret = normalizeBase32(text);
+  const problem = malformedSecret(secret);
+  if (problem !== undefined) throw new CliUsageError(`Secret file ${file}: ${problem}.`);
   return () => currentTotp(secret, deps.now());
 }
 

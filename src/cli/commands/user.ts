@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { generateSecret, generateURI } from "otplib";
 import QRCode from "qrcode";
+import { DOOR_NAME, DOOR_NAME_FIX, USER_NAME, USER_NAME_FIX } from "../../config/names.js";
 import { CliUsageError } from "../config-option.js";
 import type { CliDeps } from "../deps.js";
 
@@ -10,9 +11,6 @@ import type { CliDeps } from "../deps.js";
 export const DEFAULT_SECRET_DIR = "/etc/webknock/secrets";
 /** The issuer authenticator apps show above the code. */
 const DEFAULT_ISSUER = "webknock";
-/** Same rules as the config schema's users and doors keys. */
-const USER_NAME = /^[a-z0-9_.-]{1,64}$/;
-const DOOR_NAME = /^[a-z0-9_-]{1,32}$/;
 
 interface UserAddOptions {
   door?: string;
@@ -38,13 +36,9 @@ export function registerUserCommands(program: Command, deps: CliDeps): void {
     .option("-f, --force", "replace an existing secret (the old one stops working)")
     .action(async (name: string, options: UserAddOptions) => {
       if (!USER_NAME.test(name))
-        throw new CliUsageError(
-          `User name ${JSON.stringify(name)}: use 1-64 of a-z, 0-9, _, . or -.`,
-        );
+        throw new CliUsageError(`User name ${JSON.stringify(name)}: ${USER_NAME_FIX}.`);
       if (options.door !== undefined && !DOOR_NAME.test(options.door))
-        throw new CliUsageError(
-          `Door name ${JSON.stringify(options.door)}: use 1-32 of a-z, 0-9, _ or -.`,
-        );
+        throw new CliUsageError(`Door name ${JSON.stringify(options.door)}: ${DOOR_NAME_FIX}.`);
       if (options.qrSvg !== undefined && options.qrPng !== undefined)
         throw new CliUsageError("Give --qr-svg or --qr-png, not both.");
 

@@ -1,4 +1,4 @@
-import type { KnockStore } from "../store/types.js";
+import type { KnockStore } from "./types.js";
 
 /** Receives each store call's name, duration in seconds and whether it resolved. */
 export type StoreTimer = (operation: string, seconds: number, ok: boolean) => void;

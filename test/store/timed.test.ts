@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { timedStore } from "../../src/admin/timed-store.js";
+import { timedStore } from "../../src/store/timed.js";
 import { StoreUnavailableError } from "../../src/errors.js";
 import { MemoryStore } from "../../src/store/memory.js";
 
@@ -12,7 +12,7 @@ describe("timedStore", () => {
     expect(store.kind).toBe("memory");
     expect(store).toBeInstanceOf(MemoryStore);
     await store.ban("203.0.113.1", 1000, "test");
-    expect(await store.listBans()).toHaveLength(1);
+    expect((await store.listBans()).bans).toHaveLength(1);
 
     inner.ping = () => Promise.reject(new StoreUnavailableError(new Error("down")));
     await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
