@@ -7,8 +7,8 @@ import type { Check } from "./types.js";
 export const otherFirewallCheck: Check = {
   name: "firewall",
   run(ctx) {
-    const { backend, command } = ctx.config.firewall;
-    if (backend === "log") {
+    const firewall = ctx.config.firewall;
+    if (firewall.backend === "log") {
       return Promise.resolve([
         {
           severity: "problem",
@@ -18,11 +18,11 @@ export const otherFirewallCheck: Check = {
         },
       ]);
     }
-    if (backend === "command" && command !== undefined) {
+    if (firewall.backend === "command") {
       return Promise.resolve([
         {
           severity: "warning",
-          summary: `firewall.backend is command: the doctor cannot see what ${command.open[0] ?? "the open command"} does, so the ports' protection is not checked.`,
+          summary: `firewall.backend is command: the doctor cannot see what ${firewall.command.open[0] ?? "the open command"} does, so the ports' protection is not checked.`,
           fix: "Check by hand that the doors' ports drop new connections without a grant, in IPv4 and IPv6.",
         },
       ]);
