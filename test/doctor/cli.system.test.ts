@@ -42,7 +42,9 @@ describe("webknock doctor -c FILE", { timeout: 90_000 }, () => {
       if (ping.stdout.includes("PONG")) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    writeFileSync(join(dir, "alice.totp"), "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n", { mode: 0o600 });
+    writeFileSync(join(dir, "alice.totp"), "NB2HI4DTHIXS6ZLYMFWXA3DFFZRW63JPORSXG5DT\n", {
+      mode: 0o600,
+    });
     file = join(dir, "webknock.yaml");
     writeFileSync(
       file,
@@ -76,7 +78,7 @@ users: { alice: { secretFile: ${join(dir, "alice.totp")} } }
     const readable = join(open, "webknock.yaml");
     writeFileSync(
       readable,
-      "firewall: { backend: iptables }\ndoors: { ssh: { sequence: [/a], open: [tcp/22], users: [alice] } }\nusers: { alice: { secret: JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP } }\n",
+      "firewall: { backend: iptables }\ndoors: { ssh: { sequence: [/a], open: [tcp/22], users: [alice] } }\nusers: { alice: { secret: NB2HI4DTHIXS6ZLYMFWXA3DFFZRW63JPORSXG5DT } }\n",
       { mode: 0o644 },
     );
     const result = await ns?.run("setpriv", [

@@ -8,7 +8,7 @@ export function rawConfig(backend: string, ports: readonly string[]): Record<str
   return {
     firewall: { backend },
     doors: { ssh: { sequence: ["/a"], open: [...ports], users: ["alice"] } },
-    users: { alice: { secret: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP" } },
+    users: { alice: { secret: "NB2HI4DTHIXS6ZLYMFWXA3DFFZRW63JPORSXG5DT" } },
   };
 }
 

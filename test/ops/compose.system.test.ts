@@ -110,7 +110,7 @@ describe("compose.yaml", () => {
 store: { redis: "redis://127.0.0.1:${port}/0" }
 firewall: { backend: iptables }
 doors: { ssh: { sequence: [/a1, /b2], open: [tcp/22], users: [alice] } }
-users: { alice: { secret: JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP } }
+users: { alice: { secret: NB2HI4DTHIXS6ZLYMFWXA3DFFZRW63JPORSXG5DT } }
 `,
         );
         // The image's paths mapped onto the staged copy; the argv is otherwise the image's.

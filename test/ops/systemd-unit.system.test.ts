@@ -81,7 +81,7 @@ describe("contrib/systemd/webknock.service", () => {
           file,
           `firewall: { backend: ${backend} }
 doors: { ssh: { sequence: [/a], open: [tcp/22], users: [alice] } }
-users: { alice: { secret: JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP } }
+users: { alice: { secret: NB2HI4DTHIXS6ZLYMFWXA3DFFZRW63JPORSXG5DT } }
 `,
           { mode: 0o644 },
         );
