@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
 import { createMetrics, type GatewayMetrics } from "./admin/metrics.js";
 import { createAdminServer } from "./admin/server.js";
 import type { GatewayConfig, ListenConfig } from "./config/types.js";
@@ -10,11 +9,10 @@ import { createFirewall } from "./firewall/index.js";
 import { createExecaRunner, type CommandRunner } from "./firewall/command.js";
 import type { FirewallAdapter } from "./firewall/types.js";
 import { createDefences } from "./defences/index.js";
-import { createClientIpResolver } from "./http/client-ip.js";
+import { createClientIpResolver } from "./net/client-ip.js";
+import { closeServer, listen, SERVER_LIMITS } from "./net/listen.js";
 import { createDecoy } from "./http/decoy.js";
 import { createEdgeHandler } from "./http/edge.js";
-import { createKnockApp } from "./http/knock-app.js";
-import { withStepFastPath } from "./http/step-fast-path.js";
 import { Views } from "./http/views.js";
 import { KnockEngine, type AttemptLimiter } from "./knock/engine.js";
 import { GrantManager } from "./knock/grants.js";
@@ -85,26 +83,29 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     log,
     now,
   );
-  const engine = new KnockEngine(
+  const engine = new KnockEngine({
     config,
     store,
     grants,
     now,
     log,
-    deps.limiter ?? defences.limiter,
-    metrics?.observer,
-  );
+    limiter: deps.limiter ?? defences.limiter,
+    observer: metrics?.observer,
+  });
   const admin =
     config.admin && metrics
       ? createAdminServer(config.admin, { store, grants, firewall, metrics, now, log })
       : undefined;
   let adminUrl: string | undefined;
   const decoy = createDecoy();
-  const knockApp = withStepFastPath(
-    createKnockApp({ engine, decoy, views: new Views(), clientIp, log }),
-    { engine, decoy, clientIp },
-  );
-  const handler = createEdgeHandler(engine, knockApp, decoy, defences.onUnknownPath);
+  const handler = createEdgeHandler({
+    engine,
+    decoy,
+    views: new Views(),
+    clientIp,
+    log,
+    onUnknownPath: defences.onUnknownPath,
+  });
   const servers: Server[] = [];
 
   return {
@@ -127,18 +128,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       await firewall.init(config.doors.flatMap((door) => door.open));
       await grants.start(config.firewall.sweepIntervalMs);
       const urls: string[] = [];
-      for (const listen of config.server.listen) {
-        const server = createListener(listen, handler);
+      for (const address of config.server.listen) {
+        const server = createListener(address, handler);
         servers.push(server);
-        await new Promise<void>((resolve, reject) => {
-          server.once("error", reject);
-          server.listen(listen.port, listen.host, () => {
-            resolve();
-          });
-        });
-        const { port } = server.address() as AddressInfo;
-        const host = listen.host.includes(":") ? `[${listen.host}]` : listen.host;
-        urls.push(`${listen.tls ? "https" : "http"}://${host}:${port}`);
+        urls.push(await listen(server, address, address.tls ? "https" : "http"));
       }
       adminUrl = await admin?.start();
       log.info(
@@ -148,31 +141,13 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       return urls;
     },
     async stop() {
-      await Promise.all(
-        servers.map((server) => {
-          const closed = new Promise<void>((resolve) =>
-            server.close(() => {
-              resolve();
-            }),
-          );
-          server.closeAllConnections();
-          return closed;
-        }),
-      );
+      await Promise.all(servers.map(closeServer));
       await admin?.stop();
       await grants.stop();
       await backend.close();
     },
   };
 }
-
-/** Hard limits that keep slow or oversized requests from tying up the gateway. */
-const SERVER_LIMITS = {
-  maxHeaderSize: 8 * 1024,
-  headersTimeout: 10_000,
-  requestTimeout: 15_000,
-  keepAliveTimeout: 5_000,
-} as const;
 
 function createListener(
   listen: ListenConfig,

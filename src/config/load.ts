@@ -6,6 +6,7 @@ import { malformedSecret, normalizeBase32, weakSecret } from "./secret.js";
 import { defaultSources, readPrivateFile, type ConfigSources } from "./sources.js";
 import type { DoorConfig, FirewallConfig, GatewayConfig, UserConfig } from "./types.js";
 import { parseYaml } from "./yaml.js";
+import { checkDistinctKeys, resolveRotation } from "../sequence/config.js";
 
 export type { ConfigSources } from "./sources.js";
 
@@ -64,7 +65,17 @@ function build(
   const owners = new Map<string, string>();
   const doors: DoorConfig[] = [];
   for (const [name, door] of Object.entries(data.doors)) {
-    door.sequence.forEach((path, index) => {
+    const rotation = Array.isArray(door.sequence)
+      ? undefined
+      : resolveRotation(
+          name,
+          door.sequence,
+          { sequenceTimeoutMs: door.sequenceTimeout, challengeTimeoutMs: door.challengeTimeout },
+          sources,
+          problems,
+        );
+    const sequence = Array.isArray(door.sequence) ? door.sequence : [];
+    sequence.forEach((path, index) => {
       const owner = owners.get(path);
       if (owner !== undefined) {
         problems.push(
@@ -84,7 +95,9 @@ function build(
     const open = dedupe(door.open);
     doors.push({
       name,
-      sequence: door.sequence,
+      sequence,
+      steps: Array.isArray(door.sequence) ? door.sequence.length : door.sequence.steps,
+      ...(rotation === undefined ? {} : { rotation }),
       sequenceTimeoutMs: door.sequenceTimeout,
       challengeTimeoutMs: door.challengeTimeout,
       open,
@@ -93,6 +106,7 @@ function build(
       sources: door.sources,
     });
   }
+  checkDistinctKeys(doors, problems);
   const { limits } = data;
   if (limits.maxLockout < limits.lockout) {
     problems.push(

@@ -1,10 +1,5 @@
-import type {
-  IncomingMessage,
-  OutgoingHttpHeader,
-  OutgoingHttpHeaders,
-  ServerResponse,
-} from "node:http";
-import helmet from "helmet";
+import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { captureHelmetHeaders } from "./security-headers.js";
 
 /** An nginx-like 404: the most common answer on the internet, so it tells a scanner nothing. */
 const DECOY_BODY = Buffer.from(
@@ -35,7 +30,9 @@ export interface Decoy {
 /** Builds the decoy with helmet's headers. */
 export function createDecoy(): Decoy {
   const headers: OutgoingHttpHeaders = {
-    ...captureHelmetHeaders(),
+    ...captureHelmetHeaders({
+      contentSecurityPolicy: { useDefaults: false, directives: DECOY_CSP_DIRECTIVES },
+    }),
     "content-type": "text/html",
     "content-length": String(DECOY_BODY.length),
     "cache-control": "no-store",
@@ -56,30 +53,4 @@ export function createDecoy(): Decoy {
       res.end(DECOY_BODY);
     },
   };
-}
-
-/** Runs helmet once against a recording response and returns the headers it sets. */
-function captureHelmetHeaders(): OutgoingHttpHeaders {
-  const recorded: OutgoingHttpHeaders = {};
-  const recorder = {
-    setHeader(name: string, value: string | number | readonly string[]) {
-      recorded[name.toLowerCase()] = value as string;
-      return recorder;
-    },
-    removeHeader(name: string) {
-      Reflect.deleteProperty(recorded, name.toLowerCase());
-    },
-    getHeader(name: string) {
-      return recorded[name.toLowerCase()];
-    },
-  };
-  const middleware = helmet({
-    contentSecurityPolicy: { useDefaults: false, directives: DECOY_CSP_DIRECTIVES },
-  });
-  middleware(
-    { headers: {} } as unknown as IncomingMessage,
-    recorder as unknown as ServerResponse,
-    () => undefined,
-  );
-  return recorded;
 }

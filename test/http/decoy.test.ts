@@ -9,7 +9,7 @@ describe("the decoy", () => {
   let server: Server;
   let port: number;
   beforeAll(async () => {
-    t = await startTestGateway();
+    t = await startTestGateway({ store: "memory" });
     server = createServer(t.gateway.handler);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     port = (server.address() as AddressInfo).port;

@@ -11,7 +11,15 @@ import {
 } from "../support/gateway.js";
 
 const IP = "203.0.113.7";
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A clock only the test moves, for expiry checks on the MemoryStore (Redis expiry itself
+ * is the store contract's business): no sleeping.
+ */
+function fakeClock() {
+  let time = Date.now();
+  return { now: () => time, tick: (ms: number) => (time += ms) };
+}
 
 describe("knock flow over HTTP (real Redis)", () => {
   let t!: TestGateway;
@@ -22,6 +30,14 @@ describe("knock flow over HTTP (real Redis)", () => {
   const start = async (options?: Parameters<typeof startTestGateway>[0]) => {
     t = await startTestGateway(options);
     started.push(t);
+  };
+
+  /** A MemoryStore gateway on a fake clock whose ssh door has the given timeouts. */
+  const startTimed = async (timeouts: Record<string, string>) => {
+    const clock = fakeClock();
+    const ssh = { sequence: [...SEQUENCE], open: ["tcp/22"], users: ["alice"], ...timeouts };
+    await start({ store: "memory", now: clock.now, config: testConfig({ doors: { ssh } }) });
+    return clock;
   };
 
   const get = (path: string, ip = IP) =>
@@ -115,37 +131,15 @@ describe("knock flow over HTTP (real Redis)", () => {
   });
 
   it("forgets a sequence not finished within sequenceTimeout", async () => {
-    await start({
-      config: testConfig({
-        doors: {
-          ssh: {
-            sequence: [...SEQUENCE],
-            sequenceTimeout: "300ms",
-            open: ["tcp/22"],
-            users: ["alice"],
-          },
-        },
-      }),
-    });
+    const clock = await startTimed({ sequenceTimeout: "300ms" });
     await get(SEQUENCE[0]);
     await get(SEQUENCE[1]);
-    await sleep(400);
+    clock.tick(400);
     expect((await get(LAST)).status).toBe(404);
   });
 
   it("refuses a reused, expired or foreign challenge with the decoy", async () => {
-    await start({
-      config: testConfig({
-        doors: {
-          ssh: {
-            sequence: [...SEQUENCE],
-            challengeTimeout: "300ms",
-            open: ["tcp/22"],
-            users: ["alice"],
-          },
-        },
-      }),
-    });
+    const clock = await startTimed({ challengeTimeout: "300ms" });
     const first = await walk();
     const foreign = await redeem(first, { ip: "198.51.100.9" });
     expect(foreign.status).toBe(404);
@@ -153,7 +147,7 @@ describe("knock flow over HTTP (real Redis)", () => {
     const reused = await redeem(first);
     expect(reused.status).toBe(404);
     const second = await walk("198.51.100.20");
-    await sleep(400);
+    clock.tick(400);
     expect((await redeem(second, { ip: "198.51.100.20" })).status).toBe(404);
     expect(t.firewall.opened).toHaveLength(1);
   });

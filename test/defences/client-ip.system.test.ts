@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { resolveConfig } from "../../src/config/load.js";
 import { ConfigError } from "../../src/errors.js";
-import { createClientIpResolver } from "../../src/http/client-ip.js";
+import { createClientIpResolver } from "../../src/net/client-ip.js";
 import { startTestGateway, testConfig, type TestGateway } from "../support/gateway.js";
 import { knocker, listen, type Listening } from "./support.js";
 

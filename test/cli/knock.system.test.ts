@@ -13,19 +13,19 @@ import { ClientConfigError } from "../../src/client/profiles.js";
 import { WebknockError } from "../../src/errors.js";
 import { currentTotp } from "../../src/knock/totp.js";
 import { cli } from "../support/cli.js";
-import { startTestGateway, TEST_SEQUENCE, type TestGateway } from "../support/test-gateway.js";
+import { startListeningGateway, TEST_SEQUENCE, type ListeningGateway } from "../support/gateway.js";
 
 const SEQUENCE = TEST_SEQUENCE.join(",");
 /** Every successful knock uses its own user: a TOTP code is good once per user and step. */
 const USERS = ["alice", "bob", "carol", "dave", "erin", "zoe"];
 
 describe("webknock knock", () => {
-  let gw: TestGateway;
+  let gw: ListeningGateway;
   let dir: string;
   const secretFile = (user: string) => join(dir, `${user}.secret`);
 
   beforeAll(async () => {
-    gw = await startTestGateway({ users: USERS });
+    gw = await startListeningGateway({ users: USERS });
     dir = mkdtempSync(join(tmpdir(), "webknock-knock-"));
     for (const [user, secret] of gw.secrets) writeFileSync(secretFile(user), `${secret}\n`);
   });
@@ -211,7 +211,7 @@ describe("webknock knock against a gateway whose store is down", () => {
     const { StoreUnavailableError } = await import("../../src/errors.js");
     const store = new MemoryStore();
     store.advance = () => Promise.reject(new StoreUnavailableError(new Error("down")));
-    const gw = await startTestGateway({ store });
+    const gw = await startListeningGateway({ store });
     try {
       const run = await cli([
         "knock",
@@ -234,7 +234,7 @@ describe("webknock knock against a gateway whose store is down", () => {
 
 describe("webknock knock over IPv6 and HTTPS", () => {
   it("knocks a gateway on [::1]", async () => {
-    const gw = await startTestGateway({ users: ["v6"], host: "::1" });
+    const gw = await startListeningGateway({ users: ["v6"], host: "::1" });
     try {
       expect(gw.url).toMatch(/^http:\/\/\[::1\]:\d+$/);
       const code = await currentTotp(gw.secrets.get("v6") ?? "", Date.now());
@@ -281,7 +281,7 @@ describe("webknock knock over IPv6 and HTTPS", () => {
       ],
       { stdio: "ignore" },
     );
-    const gw = await startTestGateway({ users: ["tls"], tls: { cert, key } });
+    const gw = await startListeningGateway({ users: ["tls"], tls: { cert, key } });
     try {
       expect(gw.url).toMatch(/^https:/);
       const strict = await cli(["knock", gw.url, "-s", SEQUENCE, "-u", "tls", "--code", "123456"]);

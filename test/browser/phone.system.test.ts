@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { currentTotp } from "../../src/knock/totp.js";
-import { startTestGateway, TEST_SEQUENCE, type TestGateway } from "../support/test-gateway.js";
+import { startListeningGateway, TEST_SEQUENCE, type ListeningGateway } from "../support/gateway.js";
 
 /** Debian's chromium (scripts/ensure-system-deps.sh); required, so a missing browser fails loudly. */
 const CHROMIUM = "/usr/bin/chromium";
@@ -17,12 +17,12 @@ const PHONE = {
 } as const;
 
 describe("phone pages in a real browser", () => {
-  let gw: TestGateway;
+  let gw: ListeningGateway;
   let browser: Browser;
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    gw = await startTestGateway({ users: ["phone", "typo", "nojs"] });
+    gw = await startListeningGateway({ users: ["phone", "typo", "nojs"] });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli } from "../support/cli.js";
-import { startTestGateway, TEST_SEQUENCE } from "../support/test-gateway.js";
+import { startListeningGateway, TEST_SEQUENCE } from "../support/gateway.js";
 
 describe("webknock user add", () => {
   let dir: string;
@@ -34,7 +34,7 @@ describe("webknock user add", () => {
     expect(run.stdout).toContain("  ssh:\n    users: [..., mallory]");
 
     // The snippet's secretFile is what the gateway loads.
-    const gw = await startTestGateway({ users: [], secretFiles: { mallory: file } });
+    const gw = await startListeningGateway({ users: [], secretFiles: { mallory: file } });
     try {
       const { stdout: code } = await execa("oathtool", ["--totp", "-b", secret]);
       const knock = await cli([

@@ -4,6 +4,7 @@ import { currentTotp } from "../../src/knock/totp.js";
 import {
   ALICE_SECRET,
   BOB_SECRET,
+  LAST,
   RecordingFirewall,
   SEQUENCE,
   testConfig,
@@ -56,8 +57,8 @@ describe("Redis outage: fail closed, recover by itself", () => {
     process.off("uncaughtException", onError);
   });
 
-  /** GETs a step path; returns status and elapsed milliseconds. */
-  async function timedStep(path: string = SEQUENCE[0]): Promise<{ status: number; ms: number }> {
+  /** GETs a step path (the last by default); returns status and elapsed milliseconds. */
+  async function timedStep(path: string = LAST): Promise<{ status: number; ms: number }> {
     const started = performance.now();
     const reply = await client().get(path);
     return { status: reply.status, ms: performance.now() - started };
@@ -95,8 +96,12 @@ describe("Redis outage: fail closed, recover by itself", () => {
     const redeem = await holder.redeem(challenge);
     expect(redeem.status).toBe(503);
     expect(performance.now() - started).toBeLessThan(500);
-    // Paths that are no step never touch the store: still the instant decoy.
+    // Paths that are no step never touch the store: still the instant decoy. Nor does the
+    // answer of an intermediate step depend on it: the decoy goes out first.
     expect((await timedStep("/not/a/step")).status).toBe(404);
+    const intermediate = await timedStep(SEQUENCE[0]);
+    expect(intermediate.status).toBe(404);
+    expect(intermediate.ms).toBeLessThan(500);
     expect(firewall.opened.length).toBe(openedBefore);
     // Longer than socketTimeout: the client drops the dead connection; still 503, still fast.
     await sleep(2500);
@@ -115,6 +120,7 @@ describe("Redis outage: fail closed, recover by itself", () => {
     const step = await timedStep();
     expect(step.status).toBe(503);
     expect(step.ms).toBeLessThan(500);
+    expect((await timedStep(SEQUENCE[1])).status).toBe(404);
     const c = client();
     expect((await c.redeem("AAAAAAAAAAAAAAAAAAAAAA")).status).toBe(503);
     expect(firewall.opened.length).toBe(openedBefore);

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
-import { CidrSet, canonicalIp } from "../net/ip.js";
+import { CidrSet, canonicalIp } from "./ip.js";
 
 /** Finds the client address of a request; undefined when none can be trusted. */
 export type ClientIpResolver = (req: IncomingMessage) => string | undefined;
