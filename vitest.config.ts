@@ -14,7 +14,12 @@ const SYSTEM = "test/**/*.system.test.ts";
 const SERIAL = [
   "test/firewall/**/*.system.test.ts",
   "test/e2e/**/*.system.test.ts",
-  "test/cli/firewall.system.test.ts",
+  "test/cli/firewall*.system.test.ts",
+  // Network namespaces (doctor faults, the systemd unit's capabilities, compose's start
+  // commands) and a whole build plus npm install (npm pack).
+  "test/doctor/firewall.system.test.ts",
+  "test/doctor/cli.system.test.ts",
+  "test/ops/**/*.system.test.ts",
   "test/bench/**/*.system.test.ts",
   // Counts commands in Redis's server-wide statistics: parallel files would add to them.
   "test/store/redis-cost.system.test.ts",

@@ -3,6 +3,7 @@ import { ConfigError, WebknockError } from "../errors.js";
 import { registerAdminCommands } from "./commands/admin.js";
 import { registerConfigCommands } from "./commands/config.js";
 import { registerDemoCommands } from "./commands/demo.js";
+import { registerDoctorCommands } from "./commands/doctor.js";
 import { registerDoorCommands } from "./commands/door.js";
 import { registerFirewallCommands } from "./commands/firewall.js";
 import { registerKnockCommands } from "./commands/knock.js";
@@ -23,6 +24,7 @@ const COMMAND_GROUPS: readonly ((program: Command, deps: CliDeps) => void)[] = [
   registerDoorCommands,
   registerSequenceCommands,
   registerAdminCommands,
+  registerDoctorCommands,
 ];
 
 /** Builds the CLI over injected dependencies (otplib-cli style), so tests drive it in-process. */

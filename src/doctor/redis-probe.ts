@@ -1,0 +1,42 @@
+import { createRedisClient } from "../store/redis.js";
+import type { RedisProbe } from "./types.js";
+
+/**
+ * A RedisProbe on ioredis: one connection, no reconnects (the doctor asks once), commands
+ * given 2 s. Unreachable Redis rejects `ping` instead of hanging the report.
+ */
+export function ioredisProbe(url: string): RedisProbe {
+  const client = createRedisClient(url, {
+    lazyConnect: true,
+    enableOfflineQueue: true,
+    commandTimeout: 2000,
+    retryStrategy: () => null,
+  });
+  // Failures surface through the commands; without a listener ioredis would log them.
+  client.on("error", () => undefined);
+  return {
+    ping: () => client.ping(),
+    configGet: async (key) => {
+      try {
+        const reply = (await client.config("GET", key)) as string[];
+        return reply[1];
+      } catch {
+        return undefined;
+      }
+    },
+    info: async (section) => {
+      const text = await client.info(section);
+      const map = new Map<string, string>();
+      for (const line of text.split("\r\n")) {
+        const colon = line.indexOf(":");
+        if (colon > 0 && !line.startsWith("#"))
+          map.set(line.slice(0, colon), line.slice(colon + 1));
+      }
+      return map;
+    },
+    close: async () => {
+      client.disconnect();
+      return Promise.resolve();
+    },
+  };
+}
