@@ -9,6 +9,9 @@
 # --cap-add NET_ADMIN: iptables/ip6tables/ipset/nft need it; nothing else is needed.
 # Redis: set store.redis to a Redis the container can reach (e.g. redis://127.0.0.1:6379/0
 #   on the host, bound to loopback); leave it out for the in-memory single-instance store.
+#   compose.yaml runs both; its gateway entrypoint and command must stay equal to the
+#   ENTRYPOINT and CMD below (test/ops/compose.system.test.ts checks, and runs them).
+# Secret files under /etc/webknock must be readable by the image's `node` user (uid 1000).
 
 FROM node:22-bookworm-slim AS build
 WORKDIR /app

@@ -89,6 +89,8 @@ export interface BenchConfigOptions {
   /** Trust X-Forwarded-For from loopback, so one loopback client can knock as many IPs. */
   readonly trustLoopback?: boolean;
   readonly port?: number;
+  /** Answer non-knock requests by proxying to this site (`decoy: upstream`). */
+  readonly upstream?: string;
 }
 
 /** A validated config: one door, BENCH_USERS users, loopback listener on an ephemeral port. */
@@ -100,6 +102,9 @@ export function benchConfig(options: BenchConfigOptions = {}): GatewayConfig {
       server: {
         listen: [{ host: "127.0.0.1", port: options.port ?? 8080 }],
         trustProxy: options.trustLoopback === true ? ["loopback"] : [],
+        ...(options.upstream === undefined
+          ? {}
+          : { decoy: "upstream", upstream: options.upstream }),
       },
       store: {
         ...(options.redisUrl === undefined ? {} : { redis: options.redisUrl }),

@@ -34,6 +34,8 @@ export const ROW_IDS = [
   "5.flood",
   "6.redis",
   "6.rss",
+  "7.proxy",
+  "7.latency",
 ] as const;
 
 /** A row's verdict for a target: PASS when `ok`. */

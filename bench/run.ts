@@ -8,15 +8,17 @@ import { knockLatency, knockUnderFlood } from "./knock-latency.js";
 import { gatewayRss, redisMemory } from "./memory.js";
 import { renderMarkdown, ROW_IDS, type Row } from "./report.js";
 import { decoyThroughput, stepThroughput } from "./throughput.js";
+import { upstreamProxy } from "./upstream.js";
 
 const NOTES = [
   "Load: autocannon (CLI, its own process) with the same connections and duration for every server; each server runs in its own child process; runs alternate A B C A B C and the median is taken.",
   "Server CPU us/req (user+system time of the server process from /proc, divided by requests answered) is printed beside req/s; it is less sensitive to a client-bound or noisy run.",
   "On 2 shared cores the load generator, the server and Redis compete for CPU, and autocannon's JavaScript HTTP parser costs more per response header: absolute req/s are noisy and partly client-bound; the ratios are the figures to read.",
-  "1.decoy compares against a raw node:http server that writes the very same decoy bytes (15 headers, same body) with no routing, so the ratio is webknock's routing cost. 1.headers shows what the security headers themselves cost against a minimal 2-header 404.",
-  "2.step: every request is GET of step 0 from one loopback IP. The first hit sets progress to 1; every later one takes the script's 'repeat' branch (ban-key EXISTS and one GET inside Lua, no write). The baseline is a bare node:http handler that runs the same script with the same three keys, arguments and client options (one EVALSHA per request) and then writes the very decoy bytes webknock answers with (15 headers, same body), as 1.decoy's baseline does, so the ratio is webknock's own cost. 2.headers shows the same baseline answering a minimal 2-header 404 instead, for context. (Earlier versions of this baseline sent a minimal 404, so the ratio also charged webknock for its security headers; and once the ban key was added to the script they still declared two keys, so Redis answered with a script error and the baseline sent a 503 with no body.) A throughput row says INVALID, and FAILs if it has a target, when any server answers another status or has errors.",
+  "1.decoy compares against a raw node:http server that writes the very same decoy bytes (nginx's 404: Server, Date, Content-Type, Content-Length, Connection; same body) with no routing, so the ratio is webknock's routing and nginx-rule cost. 1.headers shows the decoy against a minimal 2-header 404 for context.",
+  "2.step: every request is GET of step 0 from one loopback IP. The first hit sets progress to 1; every later one takes the script's 'repeat' branch (ban-key EXISTS and one GET inside Lua, no write). The baseline is a bare node:http handler that runs the same script with the same three keys, arguments and client options (one EVALSHA per request) and then writes the very decoy bytes webknock answers with (nginx's 5 headers, same body), as 1.decoy's baseline does, so the ratio is webknock's own cost. 2.headers shows the same baseline answering a minimal 2-header 404 instead, for context. (Earlier versions of this baseline sent a minimal 404, so the ratio also charged webknock for its security headers; and once the ban key was added to the script they still declared two keys, so Redis answered with a script error and the baseline sent a 503 with no body.) A throughput row says INVALID, and FAILs if it has a target, when any server answers another status or has errors.",
   "3 and 5: each knock uses a distinct user (a fresh TOTP step, so replay protection is not tripped) and a distinct client IP sent as X-Forwarded-For from loopback (trusted in the bench config). Time is measured from the first GET to the grant response and includes the client.",
   "4: grants are added with adapter.open (iptables: one iptables-restore of the same rule specs, since its open lists the whole chain and filling 10,000 one by one is quadratic); each timed open is of a new IP and is closed again untimed so the level stays put.",
+  "7: decoy: upstream. A 1 KiB page from a plain node:http site, fetched directly and through a webknock gateway with `decoy: upstream` (undici pool to the site), in alternated rounds; both servers run in their own processes, so the proxied figure also pays for the site. Added latency: one keep-alive connection, sequential GETs, blocks of 100 alternated, medians.",
 ];
 
 async function netnsAvailable(): Promise<boolean> {
@@ -34,7 +36,7 @@ async function netnsAvailable(): Promise<boolean> {
 export async function runBench(options: {
   quick: boolean;
   redisPort: number;
-  /** Section numbers to run (1-6); all when undefined. */
+  /** Section numbers to run (1-7); all when undefined. */
   only?: readonly number[];
   say: (line: string) => void;
 }): Promise<{ rows: Row[]; markdown: string }> {
@@ -53,6 +55,7 @@ export async function runBench(options: {
     if (want(5)) rows.push(...(await knockUnderFlood(params, redis.url, say)));
     if (want(6)) rows.push(...(await redisMemory(params, redis.url, say)));
     if (want(6)) rows.push(...(await gatewayRss(params, say)));
+    if (want(7)) rows.push(...(await upstreamProxy(params, say)));
   } finally {
     closeClient();
     await redis?.stop();

@@ -1,12 +1,12 @@
 /**
  * One server under load, in its own process so it gets a core of its own and the load
- * generator does not share its event loop. Usage: server-child.ts KIND PORT [REDIS_URL].
+ * generator does not share its event loop. Usage: server-child.ts KIND PORT [REDIS_URL, or the site's URL for webknock-upstream].
  * Prints "READY <url>" once listening; exits on SIGTERM.
  */
-import { createServer, type RequestListener } from "node:http";
+import { createServer, type RequestListener, type ServerResponse } from "node:http";
 import express from "express";
 import { createGateway } from "../src/gateway.js";
-import { createDecoy } from "../src/http/decoy.js";
+import { PAGES, pageHeaders } from "../src/stealth/nginx-pages.js";
 import { silentLogger } from "../src/log.js";
 import { systemClock } from "../src/clock.js";
 import { createRedisClient } from "../src/store/redis.js";
@@ -22,6 +22,8 @@ export const SERVER_KINDS = [
   "raw-redis",
   "raw-redis-404",
   "webknock-flood",
+  "site",
+  "webknock-upstream",
 ] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
 
@@ -31,14 +33,28 @@ const BODY = Buffer.from(
 );
 const RAW_HEADERS = { "content-type": "text/html", "content-length": String(BODY.length) };
 
-/** The very bytes webknock's decoy sends, written by a bare handler with no routing at all. */
-function rawDecoy(): RequestListener {
-  const decoy = createDecoy();
-  return (_req, res) => {
-    res.writeHead(404, decoy.headers);
-    res.end(decoy.body);
-  };
+/**
+ * The very bytes webknock's decoy sends (nginx's 404: Server, Date, Content-Type,
+ * Content-Length, Connection), written by a bare handler with no routing at all.
+ */
+function writeDecoy(res: ServerResponse): void {
+  res.sendDate = false;
+  res.writeHead(404, "Not Found", pageHeaders(PAGES.notFound, true));
+  res.end(PAGES.notFound.body);
 }
+
+const rawDecoy: RequestListener = (_req, res) => {
+  writeDecoy(res);
+};
+
+/** The page the upstream-proxy section fetches: a small site's HTML, 1 KiB. */
+const SITE_PAGE = Buffer.from(`<!doctype html><title>Hello</title><p>${"x".repeat(990)}</p>\n`);
+
+/** A plain website for the proxy to stand in front of. */
+const site: RequestListener = (_req, res) => {
+  res.writeHead(200, { "Content-Type": "text/html", "Content-Length": SITE_PAGE.length });
+  res.end(SITE_PAGE);
+};
 
 const raw404: RequestListener = (_req, res) => {
   res.writeHead(404, RAW_HEADERS);
@@ -63,9 +79,6 @@ function express404(): RequestListener {
 function rawRedis(url: string, answer: "decoy" | "minimal"): RequestListener {
   const client = createRedisClient(url);
   const redis = registerScripts(client);
-  const decoy = createDecoy();
-  const headers = answer === "decoy" ? decoy.headers : RAW_HEADERS;
-  const body = answer === "decoy" ? decoy.body : BODY;
   return (req, res) => {
     const ip = req.socket.remoteAddress ?? "";
     redis
@@ -84,8 +97,12 @@ function rawRedis(url: string, answer: "decoy" | "minimal"): RequestListener {
       )
       .then(
         () => {
-          res.writeHead(404, headers);
-          res.end(body);
+          if (answer === "decoy") {
+            writeDecoy(res);
+            return;
+          }
+          res.writeHead(404, RAW_HEADERS);
+          res.end(BODY);
         },
         () => {
           res.writeHead(503);
@@ -103,7 +120,12 @@ async function main(): Promise<void> {
     throw new Error(`usage: server-child.ts (${SERVER_KINDS.join("|")}) PORT [REDIS_URL]`);
   }
   let url: string;
-  if (kind === "webknock" || kind === "webknock-flood") {
+  if (kind === "webknock-upstream") {
+    // The third argument is the site's URL here, not Redis's (memory store).
+    const config = benchConfig({ port, upstream: redisUrl ?? "" });
+    const gateway = createGateway(config, { log: silentLogger(), now: systemClock });
+    url = (await gateway.start())[0] ?? "";
+  } else if (kind === "webknock" || kind === "webknock-flood") {
     const config = benchConfig({
       port,
       ...(redisUrl === undefined ? {} : { redisUrl, keyPrefix: `wkb-${kind}:` }),
@@ -116,11 +138,13 @@ async function main(): Promise<void> {
     const handler =
       kind === "raw-404"
         ? raw404
-        : kind === "raw-decoy"
-          ? rawDecoy()
-          : kind === "express-404"
-            ? express404()
-            : rawRedis(redisUrl ?? "", kind === "raw-redis" ? "decoy" : "minimal");
+        : kind === "site"
+          ? site
+          : kind === "raw-decoy"
+            ? rawDecoy
+            : kind === "express-404"
+              ? express404()
+              : rawRedis(redisUrl ?? "", kind === "raw-redis" ? "decoy" : "minimal");
     const server = createServer(handler);
     await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
     url = `http://127.0.0.1:${port}`;

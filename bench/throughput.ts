@@ -111,11 +111,12 @@ export async function decoyThroughput(
       "Decoy 404 on unknown path, req/s (webknock vs raw node:http writing the same decoy bytes)",
       "webknock",
       "raw-decoy",
-      0.8,
+      // issue 11: the nginx decoy stays within 0.9x of raw node:http sending the same bytes.
+      0.9,
     ),
     row(
       "1.headers",
-      "Context: webknock decoy (15 headers) vs raw node:http minimal 404 (2 headers), req/s",
+      "Context: webknock decoy (nginx's 5 headers) vs raw node:http minimal 404 (2 headers), req/s",
       "webknock",
       "raw",
     ),
@@ -154,7 +155,7 @@ export async function stepThroughput(
     ),
     row(
       "2.headers",
-      "Context: webknock step (decoy, 15 headers) vs raw node:http + same EVALSHA + minimal 404 (2 headers), req/s",
+      "Context: webknock step (decoy, nginx's 5 headers) vs raw node:http + same EVALSHA + minimal 404 (2 headers), req/s",
       "webknock",
       "raw+redis-404",
     ),

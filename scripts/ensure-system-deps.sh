@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive for real, if any is missing:
-# redis-server and redis-sentinel (fleet Sentinel test), the firewall tools, iproute2 for network namespaces, oathtool, chromium,
-# and curl and openssl (README's curl recipe; a self-signed certificate for the TLS tests).
+# redis-server and redis-sentinel (fleet Sentinel test), the firewall tools, iproute2 for
+# network namespaces, oathtool, chromium,
+# curl and openssl (README's curl recipe; a self-signed certificate for the TLS tests), and
+# nginx-light (the decoy is compared byte for byte with a real nginx).
+# systemd-analyze scores the hardened unit; setpriv runs the CLI with only its capabilities.
+# tini: the compose test runs the Docker image's start command, tini included.
 set -euo pipefail
 declare -A need=(
   [redis-server]=redis-server [iptables]=iptables [ipset]=ipset [nft]=nftables
   [ip]=iproute2 [conntrack]=conntrack [oathtool]=oathtool [chromium]=chromium
-  [curl]=curl [openssl]=openssl [redis-sentinel]=redis-sentinel
+  [curl]=curl [openssl]=openssl [nginx]=nginx-light [redis-sentinel]=redis-sentinel
+  [systemd-analyze]=systemd [setpriv]=util-linux [tini]=tini
 )
 missing=()
 for bin in "${!need[@]}"; do

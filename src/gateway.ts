@@ -1,20 +1,18 @@
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
 import { createMetrics, type GatewayMetrics } from "./admin/metrics.js";
 import { createAdminServer } from "./admin/server.js";
 import type { GatewayConfig, ListenConfig } from "./config/types.js";
 import type { Clock } from "./clock.js";
 import { createFirewall } from "./firewall/index.js";
-import { createExecaRunner, type CommandRunner } from "./firewall/command.js";
+import { createExecaRunner, type CommandRunner } from "./firewall/runner.js";
 import type { FirewallAdapter } from "./firewall/types.js";
 import { createDefences } from "./defences/index.js";
-import { createClientIpResolver } from "./http/client-ip.js";
-import { createDecoy } from "./http/decoy.js";
+import { createClientIpResolver } from "./net/client-ip.js";
+import { closeServer, listen } from "./net/listen.js";
 import { createEdgeHandler } from "./http/edge.js";
-import { createKnockApp } from "./http/knock-app.js";
-import { withStepFastPath } from "./http/step-fast-path.js";
+import { createStranger, type Stranger } from "./stealth/stranger.js";
 import { Views } from "./http/views.js";
 import { KnockEngine, type AttemptLimiter } from "./knock/engine.js";
 import { GrantManager } from "./knock/grants.js";
@@ -47,6 +45,8 @@ export interface Gateway {
   readonly grants: GrantManager;
   readonly store: KnockStore;
   readonly firewall: FirewallAdapter;
+  /** What strangers see; a server built around `handler` must be `stranger.attach`ed. */
+  readonly stranger: Stranger;
   /** Prometheus metrics; present when the admin API is configured. */
   readonly metrics: GatewayMetrics | undefined;
   /** The admin API's URL once started; undefined when it is not configured. */
@@ -91,15 +91,15 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     log,
     now,
   );
-  const engine = new KnockEngine(
+  const engine = new KnockEngine({
     config,
     store,
     grants,
     now,
     log,
-    deps.limiter ?? defences.limiter,
-    metrics?.observer,
-  );
+    limiter: deps.limiter ?? defences.limiter,
+    observer: metrics?.observer,
+  });
   const admin =
     config.admin && metrics
       ? createAdminServer(config.admin, {
@@ -113,12 +113,15 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
         })
       : undefined;
   let adminUrl: string | undefined;
-  const decoy = createDecoy();
-  const knockApp = withStepFastPath(
-    createKnockApp({ engine, decoy, views: new Views(), clientIp, log }),
-    { engine, decoy, clientIp },
-  );
-  const handler = createEdgeHandler(engine, knockApp, decoy, defences.onUnknownPath);
+  const stranger = createStranger(config.server);
+  const handler = createEdgeHandler({
+    engine,
+    front: stranger,
+    views: new Views(),
+    clientIp,
+    log,
+    onUnknownPath: defences.onUnknownPath,
+  });
   const servers: Server[] = [];
 
   return {
@@ -127,6 +130,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     grants,
     store,
     firewall,
+    stranger,
     metrics,
     get adminUrl() {
       return adminUrl;
@@ -141,18 +145,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       await firewall.init(config.doors.flatMap((door) => door.open));
       await grants.start(config.firewall.sweepIntervalMs);
       const urls: string[] = [];
-      for (const listen of config.server.listen) {
-        const server = createListener(listen, handler);
+      for (const address of config.server.listen) {
+        const server = createListener(address, handler, stranger);
         servers.push(server);
-        await new Promise<void>((resolve, reject) => {
-          server.once("error", reject);
-          server.listen(listen.port, listen.host, () => {
-            resolve();
-          });
-        });
-        const { port } = server.address() as AddressInfo;
-        const host = listen.host.includes(":") ? `[${listen.host}]` : listen.host;
-        urls.push(`${listen.tls ? "https" : "http"}://${host}:${port}`);
+        urls.push(await listen(server, address, address.tls ? "https" : "http"));
       }
       adminUrl = await admin?.start();
       log.info(
@@ -162,20 +158,11 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       return urls;
     },
     async stop() {
-      await Promise.all(
-        servers.map((server) => {
-          const closed = new Promise<void>((resolve) =>
-            server.close(() => {
-              resolve();
-            }),
-          );
-          server.closeAllConnections();
-          return closed;
-        }),
-      );
+      await Promise.all(servers.map(closeServer));
       await admin?.stop();
       await grants.stop();
       await backend.close();
+      await stranger.close();
     },
   };
 }
@@ -191,26 +178,27 @@ function createFleet(config: GatewayConfig, redis: StoreBackend["redis"], now: C
   };
 }
 
-/** Hard limits that keep slow or oversized requests from tying up the gateway. */
-const SERVER_LIMITS = {
-  maxHeaderSize: 8 * 1024,
-  headersTimeout: 10_000,
-  requestTimeout: 15_000,
-  keepAliveTimeout: 5_000,
-} as const;
-
+/**
+ * One listener. Its limits and timeouts are the stranger's (nginx's, so they look like
+ * nginx's from outside), and the stranger answers what Node would otherwise answer itself.
+ */
 function createListener(
   listen: ListenConfig,
   handler: ReturnType<typeof createEdgeHandler>,
+  stranger: Stranger,
 ): Server {
-  if (listen.tls === undefined) return createHttpServer(SERVER_LIMITS, handler);
-  return createHttpsServer(
-    {
-      ...SERVER_LIMITS,
-      cert: readFileSync(listen.tls.cert),
-      key: readFileSync(listen.tls.key),
-      minVersion: "TLSv1.2",
-    },
-    handler,
-  );
+  const server =
+    listen.tls === undefined
+      ? createHttpServer(stranger.serverOptions, handler)
+      : createHttpsServer(
+          {
+            ...stranger.serverOptions,
+            cert: readFileSync(listen.tls.cert),
+            key: readFileSync(listen.tls.key),
+            minVersion: "TLSv1.2",
+          },
+          handler,
+        );
+  stranger.attach(server);
+  return server;
 }

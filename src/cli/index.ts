@@ -4,8 +4,11 @@ import { registerAdminCommands } from "./commands/admin.js";
 import { registerAgentCommands } from "./commands/agent.js";
 import { registerConfigCommands } from "./commands/config.js";
 import { registerDemoCommands } from "./commands/demo.js";
+import { registerDoctorCommands } from "./commands/doctor.js";
+import { registerDoorCommands } from "./commands/door.js";
 import { registerFirewallCommands } from "./commands/firewall.js";
 import { registerKnockCommands } from "./commands/knock.js";
+import { registerSequenceCommands } from "./commands/sequence.js";
 import { registerServeCommands } from "./commands/serve.js";
 import { registerUserCommands } from "./commands/user.js";
 import { CliUsageError, EXIT, ExitError } from "./config-option.js";
@@ -19,7 +22,10 @@ const COMMAND_GROUPS: readonly ((program: Command, deps: CliDeps) => void)[] = [
   registerFirewallCommands,
   registerKnockCommands,
   registerUserCommands,
+  registerDoorCommands,
+  registerSequenceCommands,
   registerAdminCommands,
+  registerDoctorCommands,
   registerAgentCommands,
 ];
 

@@ -1,5 +1,7 @@
+import { systemClock, type Clock } from "../clock.js";
 import { isKnockPath, KNOCK_PATH_FIX } from "../config/names.js";
 import { WebknockError } from "../errors.js";
+import { clientWindow, windowPaths } from "../sequence/derive.js";
 import { HttpClient, TRANSPORT, TransportError, type HttpResponse } from "./http.js";
 
 /** What a successful knock opened, exactly as the gateway reports it. */
@@ -66,12 +68,25 @@ export class KnockError extends WebknockError {
   }
 }
 
+/**
+ * A rotating door as its client knows it: the door's key and schedule. The paths are
+ * derived when the knock starts, with the gateway's own derivation (src/sequence/derive.ts).
+ */
+export interface RotatingSequence {
+  /** The door's sequence key (the bytes of its key file). */
+  readonly key: Uint8Array;
+  /** The door's window length. */
+  readonly rotateMs: number;
+  /** Paths per knock. */
+  readonly steps: number;
+}
+
 /** One knock: where, which paths, who, and the code (or how to get it when it is needed). */
 export interface KnockRequest {
   /** Gateway base URL: http(s)://host[:port], IPv6 in brackets. Its path is ignored. */
   readonly url: string;
-  /** The door's paths in order; each starts with "/". */
-  readonly sequence: readonly string[];
+  /** The door's paths in order (each starts with "/"), or a rotating door's key and schedule. */
+  readonly sequence: readonly string[] | RotatingSequence;
   readonly user: string;
   /** A six-digit code, or a function computing one just before it is sent. */
   readonly code: string | (() => Promise<string>);
@@ -79,6 +94,17 @@ export interface KnockRequest {
   readonly insecure?: boolean;
   /** Per-request timeout; 10 s by default. */
   readonly timeoutMs?: number;
+  /** The clock a rotating sequence's window is read from; the system clock by default. */
+  readonly now?: Clock;
+}
+
+/** The paths to walk now: the static list, or the rotating door's window for this moment. */
+export function currentSequence(
+  sequence: readonly string[] | RotatingSequence,
+  now: Clock = systemClock,
+): readonly string[] {
+  if (!("key" in sequence)) return sequence;
+  return windowPaths(sequence.key, clientWindow(now(), sequence.rotateMs), sequence.steps);
 }
 
 /** A request is a step, the challenge or the redemption; each should answer in well under this. */
@@ -93,7 +119,8 @@ export async function knock(request: KnockRequest): Promise<KnockGrant> {
   const base = gatewayUrl(request.url);
   // Every URL is resolved and checked before the first packet: a knock never goes half
   // way and then on to another host with the challenge, user and code.
-  const steps = request.sequence.map((path) => stepUrl(base, path));
+  const sequence = currentSequence(request.sequence, request.now);
+  const steps = sequence.map((path) => stepUrl(base, path));
   const client = new HttpClient({
     insecure: request.insecure,
     timeoutMs: request.timeoutMs ?? DEFAULT_TIMEOUT_MS,
@@ -104,12 +131,12 @@ export async function knock(request: KnockRequest): Promise<KnockGrant> {
       const path = url.pathname;
       const res = await send(client, "GET", url);
       if (res.status === 503) throw unavailable();
-      if (index < request.sequence.length - 1) continue;
+      if (index < steps.length - 1) continue;
       const offered = res.status === 200 ? parseJson(res, "challenge").challenge : undefined;
       if (typeof offered !== "string") {
         throw new KnockError(
           "no-challenge",
-          `${path} answered ${res.status} without a challenge: the sequence is wrong, was walked too slowly, or this source address may not use the door.`,
+          `${path} answered ${res.status} without a challenge: the sequence is wrong, was walked too slowly, or this source address may not use the door.${"key" in request.sequence ? " For a rotating door, check that key, rotate and steps match the gateway's and that both clocks are right." : ""}`,
         );
       }
       challenge = offered;

@@ -1,5 +1,6 @@
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
+import { parseDuration } from "../config/duration.js";
 import { parseYaml } from "../config/yaml.js";
 import { WebknockError } from "../errors.js";
 
@@ -11,13 +12,25 @@ export interface KnockProfile {
   /** Absolute path (a relative one is resolved against the client config's folder). */
   readonly secretFile?: string;
   readonly insecure?: boolean;
+  /** A rotating door: the key file (resolved like secretFile) and its schedule. */
+  readonly rotation?: RotationProfile;
+}
+
+/** What a client needs to compute a rotating door's current paths (src/sequence/derive.ts). */
+export interface RotationProfile {
+  /** Absolute path of the door's key file (a copy of the gateway's, mode 0600). */
+  readonly keyFile: string;
+  /** The door's window length, as the gateway's `rotate`. */
+  readonly rotateMs: number;
+  /** Paths per knock, as the gateway's `steps`. */
+  readonly steps: number;
 }
 
 /** The client config could not be used; the message names the file and the key. */
 export class ClientConfigError extends WebknockError {
   constructor(message: string) {
     super("ERR_CLIENT_CONFIG", message, {
-      fix: "See docs/usage.md for the client config's format: profiles: { NAME: { url, sequence, user, secretFile } }.",
+      fix: "See docs/usage.md for the client config's format: profiles: { NAME: { url, sequence (or sequenceKeyFile, rotate, steps), user, secretFile } }.",
     });
   }
 }
@@ -28,6 +41,27 @@ const profileSchema = z.strictObject({
   user: z.string().min(1).optional(),
   secretFile: z.string().min(1).optional(),
   insecure: z.boolean().optional(),
+  sequenceKeyFile: z.string().min(1).optional(),
+  rotate: z
+    .union([z.string(), z.number()])
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          message: `got ${JSON.stringify(value)}; write the door's rotate duration, such as 10m`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .optional(),
+  steps: z
+    .number()
+    .int()
+    .min(1, "write the door's steps, 1 to 16")
+    .max(16, "write the door's steps, 1 to 16")
+    .optional(),
 });
 const fileSchema = z.strictObject({ profiles: z.record(z.string(), profileSchema) });
 
@@ -60,7 +94,7 @@ export function readProfile(
       (i) => `${i.path.join(".") || "(top level)"}: ${i.message}`,
     );
     throw new ClientConfigError(
-      `Client config ${path} is invalid: ${issues.join("; ")}. Expected profiles: { NAME: { url, sequence, user, secretFile } }.`,
+      `Client config ${path} is invalid: ${issues.join("; ")}. Expected profiles: { NAME: { url, sequence (or sequenceKeyFile, rotate, steps), user, secretFile } }.`,
     );
   }
   const profile = parsed.data.profiles[name];
@@ -70,16 +104,37 @@ export function readProfile(
       `Profile ${JSON.stringify(name)} is not in ${path}; it has ${known.length > 0 ? known.join(", ") : "no profiles"}.`,
     );
   }
+  const base = dirname(path);
   return {
     url: profile.url,
     sequence: profile.sequence === undefined ? undefined : parseSequence(profile.sequence),
     user: profile.user,
     secretFile:
-      profile.secretFile === undefined
-        ? undefined
-        : resolvePath(profile.secretFile, dirname(path), env),
+      profile.secretFile === undefined ? undefined : resolvePath(profile.secretFile, base, env),
     insecure: profile.insecure,
+    rotation: readRotation(profile, `${path}: profiles.${name}`, base, env),
   };
+}
+
+/** The rotating-door keys of a profile: all three, or none; never beside a static sequence. */
+function readRotation(
+  profile: z.infer<typeof profileSchema>,
+  where: string,
+  base: string,
+  env: NodeJS.ProcessEnv,
+): RotationProfile | undefined {
+  const { sequenceKeyFile, rotate, steps } = profile;
+  if (sequenceKeyFile === undefined && rotate === undefined && steps === undefined)
+    return undefined;
+  if (profile.sequence !== undefined)
+    throw new ClientConfigError(
+      `${where}: give either sequence (a static door) or sequenceKeyFile, rotate and steps (a rotating door), not both.`,
+    );
+  if (sequenceKeyFile === undefined || rotate === undefined || steps === undefined)
+    throw new ClientConfigError(
+      `${where}: a rotating door needs sequenceKeyFile, rotate and steps together, as 'webknock door key' prints them.`,
+    );
+  return { keyFile: resolvePath(sequenceKeyFile, base, env), rotateMs: rotate, steps };
 }
 
 /** Expands `~/` and resolves relative paths against the config file's folder. */

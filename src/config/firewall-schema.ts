@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { assertTemplate } from "../firewall/command-template.js";
+import { assertTemplate } from "../firewall/command-backend.js";
 import { DEFAULTS } from "./defaults.js";
 import { duration, text } from "./fields.js";
 import { KERNEL_NAME, KERNEL_NAME_FIX } from "./names.js";
@@ -14,7 +14,7 @@ const ARGV_FIX = 'write a non-empty argv list such as [/usr/local/sbin/allow, "%
 
 /**
  * An argv template of the command backend, checked by the adapter's own validator
- * (firewall/command-template.ts), so `config check` refuses what the adapter would.
+ * (firewall/command-backend.ts), so `config check` refuses what the adapter would.
  */
 const template = (what: "open" | "close", allowSeconds: boolean) =>
   z

@@ -1,11 +1,13 @@
 import { ConfigError } from "../errors.js";
 import { readAdmin } from "./admin.js";
 import { describeIssue } from "./issues.js";
+import { uniquePorts } from "./ports.js";
 import { configSchema, type RawConfig } from "./schema.js";
 import { malformedSecret, normalizeBase32, weakSecret } from "./secret.js";
 import { defaultSources, readPrivateFile, type ConfigSources } from "./sources.js";
 import type { DoorConfig, FirewallConfig, GatewayConfig, UserConfig } from "./types.js";
 import { parseYaml } from "./yaml.js";
+import { checkDistinctKeys, resolveRotation } from "../sequence/config.js";
 
 export type { ConfigSources } from "./sources.js";
 
@@ -64,7 +66,17 @@ function build(
   const owners = new Map<string, string>();
   const doors: DoorConfig[] = [];
   for (const [name, door] of Object.entries(data.doors)) {
-    door.sequence.forEach((path, index) => {
+    const rotation = Array.isArray(door.sequence)
+      ? undefined
+      : resolveRotation(
+          name,
+          door.sequence,
+          { sequenceTimeoutMs: door.sequenceTimeout, challengeTimeoutMs: door.challengeTimeout },
+          sources,
+          problems,
+        );
+    const sequence = Array.isArray(door.sequence) ? door.sequence : [];
+    sequence.forEach((path, index) => {
       const owner = owners.get(path);
       if (owner !== undefined) {
         problems.push(
@@ -81,7 +93,7 @@ function build(
         );
       }
     });
-    const open = dedupe(door.open);
+    const open = uniquePorts(door.open);
     if (door.hosts !== undefined && data.store.redis === undefined) {
       const remote = door.hosts.filter((host) => host !== "local");
       if (remote.length > 0) {
@@ -92,7 +104,9 @@ function build(
     }
     doors.push({
       name,
-      sequence: door.sequence,
+      sequence,
+      steps: Array.isArray(door.sequence) ? door.sequence.length : door.sequence.steps,
+      ...(rotation === undefined ? {} : { rotation }),
       sequenceTimeoutMs: door.sequenceTimeout,
       challengeTimeoutMs: door.challengeTimeout,
       open,
@@ -102,6 +116,7 @@ function build(
       ...(door.hosts === undefined ? {} : { hosts: [...new Set(door.hosts)] }),
     });
   }
+  checkDistinctKeys(doors, problems);
   const { limits } = data;
   if (limits.maxLockout < limits.lockout) {
     problems.push(
@@ -109,7 +124,12 @@ function build(
     );
   }
   return {
-    server: { listen: data.server.listen, trustProxy: data.server.trustProxy },
+    server: {
+      listen: data.server.listen,
+      trustProxy: data.server.trustProxy,
+      decoy: data.server.decoy,
+      ...(data.server.upstream === undefined ? {} : { upstream: data.server.upstream }),
+    },
     store: { redis: data.store.redis, keyPrefix: data.store.keyPrefix },
     firewall: firewallConfig(data.firewall),
     doors,
@@ -140,11 +160,6 @@ export function firewallConfig(raw: RawConfig["firewall"]): FirewallConfig {
   return raw.backend === "command"
     ? { ...common, backend: raw.backend, command: raw.command }
     : { ...common, backend: raw.backend };
-}
-
-function dedupe<T extends { proto: string; port: number }>(specs: readonly T[]): T[] {
-  const seen = new Set<string>();
-  return specs.filter((s) => !seen.has(`${s.proto}/${s.port}`) && seen.add(`${s.proto}/${s.port}`));
 }
 
 function readSecret(

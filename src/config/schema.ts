@@ -31,11 +31,55 @@ const listenSchema = z.strictObject({
 
 const SEQUENCE_FIX = "list 1 to 16 paths such as [/img/a81f3c.png, /p/b7d2e4]";
 
+/** The static form: the paths themselves, in order. */
+const staticSequence = z
+  .array(z.string(KNOCK_PATH_FIX).refine(isKnockPath, KNOCK_PATH_FIX), { error: SEQUENCE_FIX })
+  .min(1, SEQUENCE_FIX)
+  .max(16, SEQUENCE_FIX);
+
+/** The rotating form: paths derived per window from a key file (src/sequence). */
+const rotatingSequence = z.strictObject({
+  rotate: duration("10m"),
+  steps: intIn(1, 16, "write the number of paths per knock, from 1 to 16"),
+  keyFile: text("write the path of the key file, such as /etc/webknock/secrets/api.seqkey"),
+});
+
+const SEQUENCE_FORMS_FIX = `${SEQUENCE_FIX}, or {rotate: 10m, steps: 3, keyFile: FILE} for a rotating door`;
+
+/** The two forms of doors.NAME.sequence; exported so the schema test walks their rules. */
+export const SEQUENCE_FORMS = { static: staticSequence, rotating: rotatingSequence } as const;
+
+/**
+ * A list is the static form, a mapping the rotating one. Chosen by type here rather than
+ * by z.union, which reports "invalid union" instead of the chosen form's own issue (such
+ * as doors.api.sequence.rotate: got "10x"; write a duration ...) whenever that issue aborts.
+ */
+const sequenceSchema = z.unknown().transform((value, ctx) => {
+  if (value === undefined) {
+    ctx.addIssue({
+      code: "invalid_type",
+      expected: "array",
+      input: value,
+      message: SEQUENCE_FORMS_FIX,
+    });
+    return z.NEVER;
+  }
+  if (typeof value !== "object" || value === null) {
+    ctx.addIssue({ code: "custom", input: value, message: SEQUENCE_FORMS_FIX });
+    return z.NEVER;
+  }
+  const parsed = Array.isArray(value)
+    ? staticSequence.safeParse(value, { reportInput: true })
+    : rotatingSequence.safeParse(value, { reportInput: true });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) ctx.addIssue(issue as never);
+    return z.NEVER;
+  }
+  return parsed.data;
+});
+
 const doorSchema = z.strictObject({
-  sequence: z
-    .array(z.string(KNOCK_PATH_FIX).refine(isKnockPath, KNOCK_PATH_FIX), { error: SEQUENCE_FIX })
-    .min(1, SEQUENCE_FIX)
-    .max(16, SEQUENCE_FIX),
+  sequence: sequenceSchema,
   sequenceTimeout: duration("20s").prefault(DEFAULTS.sequenceTimeout),
   challengeTimeout: duration("60s").prefault(DEFAULTS.challengeTimeout),
   open: z
@@ -220,6 +264,17 @@ export const configSchema = z.strictObject({
         .array(listenSchema, { error: "list listeners such as [{host: 127.0.0.1, port: 8080}]" })
         .min(1, "list at least one listener such as {host: 127.0.0.1, port: 8080}")
         .default(DEFAULTS.listen),
+      /** What a request that is not a knock sees: nginx's answers, or a real site behind. */
+      decoy: z
+        .enum(["nginx", "upstream"], {
+          error: "choose nginx (answer as Debian's nginx) or upstream (proxy to server.upstream)",
+        })
+        .default("nginx"),
+      /** The site strangers see when `decoy: upstream`, such as http://127.0.0.1:8081. */
+      upstream: z
+        .string("write a URL such as http://127.0.0.1:8081")
+        .regex(/^https?:\/\/[^/\s]+(\/\S*)?$/, "write a URL such as http://127.0.0.1:8081")
+        .optional(),
       trustProxy: z
         .unknown()
         .default([])
@@ -230,7 +285,17 @@ export const configSchema = z.strictObject({
         })
         .pipe(cidrList),
     })
-    .default({ listen: DEFAULTS.listen, trustProxy: [] }),
+    .superRefine((server, ctx) => {
+      if (server.decoy === "upstream" && server.upstream === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          input: server,
+          message:
+            "decoy: upstream needs the site to proxy to; set server.upstream such as http://127.0.0.1:8081, or use decoy: nginx",
+        });
+      }
+    })
+    .default({ listen: DEFAULTS.listen, decoy: "nginx", trustProxy: [] }),
   store: storeSchema.default({ keyPrefix: DEFAULTS.keyPrefix }),
   firewall: firewallSchema,
   doors: z.record(z.string().regex(DOOR_NAME, DOOR_NAME_FIX), doorSchema, {

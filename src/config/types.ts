@@ -9,11 +9,25 @@ export interface PortSpec {
   readonly port: number;
 }
 
+/** A rotating door's schedule and key (`doors.NAME.sequence: {rotate, steps, keyFile}`). */
+export interface RotationConfig {
+  /** Window length: the paths change at every multiple of this since the Unix epoch. */
+  readonly rotateMs: number;
+  /** Where the key was read from (shown by `config check`; the key itself never is). */
+  readonly keyFile: string;
+  /** The HMAC-SHA256 key, at least 256 bits. Never logged. */
+  readonly key: Buffer;
+}
+
 /** A door: a secret sequence of paths that, with a TOTP code, opens ports. */
 export interface DoorConfig {
   readonly name: string;
-  /** Paths to GET in order; the last one answers with the challenge. */
+  /** Paths to GET in order; the last one answers with the challenge. Empty for a rotating door. */
   readonly sequence: readonly string[];
+  /** How many paths a knock walks: the static sequence's length, or the rotating door's steps. */
+  readonly steps: number;
+  /** Set for a rotating door, whose paths are derived per window (src/sequence/derive.ts). */
+  readonly rotation?: RotationConfig;
   /** The whole sequence must be walked within this time of its first step. */
   readonly sequenceTimeoutMs: number;
   /** How long an issued challenge stays redeemable. */
@@ -126,6 +140,10 @@ export interface GatewayConfig {
     readonly listen: readonly ListenConfig[];
     /** CIDRs or keywords (loopback, private, linklocal) whose X-Forwarded-For is believed. */
     readonly trustProxy: readonly string[];
+    /** What a request that is not a knock sees: nginx's answers or the upstream site. */
+    readonly decoy: "nginx" | "upstream";
+    /** The smoke-screen site's URL; present when `decoy` is `upstream`. */
+    readonly upstream?: string;
   };
   readonly store: {
     /** Redis URL or Sentinel group; undefined selects the embedded in-memory store. */

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Clock } from "../clock.js";
 import type { GatewayConfig } from "../config/types.js";
-import type { ClientIpResolver } from "../http/client-ip.js";
+import type { ClientIpResolver } from "../net/client-ip.js";
 import type { AttemptLimiter } from "../knock/engine.js";
 import type { Logger } from "../log.js";
 import { subjectOf } from "../net/prefix.js";

@@ -1,6 +1,6 @@
 import type { FirewallConfig } from "../config/types.js";
-import { CommandFirewall } from "./command-template.js";
-import type { CommandRunner } from "./command.js";
+import { CommandFirewall } from "./command-backend.js";
+import type { CommandRunner } from "./runner.js";
 import { IpsetFirewall } from "./ipset.js";
 import { IptablesFirewall } from "./iptables.js";
 import { LogFirewall, type CommandLog } from "./log.js";

@@ -1,7 +1,7 @@
 import type { PortSpec } from "../config/types.js";
 import { familyOf, type Family } from "../net/ip.js";
-import { runChecked, type CommandRunner } from "./command.js";
-import { SerialQueue } from "./queue.js";
+import { RunnerAdapter, type RunnerAdapterOptions } from "./base.js";
+import { runChecked } from "./runner.js";
 import type { FirewallAdapter, FirewallRule, RuleKey } from "./types.js";
 import { UnsafeValueError } from "../errors.js";
 import {
@@ -79,9 +79,7 @@ export function parseIpsetSave(set: string, text: string, now: number): Firewall
 }
 
 /** Options of the ipset backend. */
-export interface IpsetOptions {
-  readonly run: CommandRunner;
-  readonly now: () => number;
+export interface IpsetOptions extends RunnerAdapterOptions {
   /** webknock's iptables chain, also the prefix of its two sets. */
   readonly chain?: string;
 }
@@ -91,22 +89,18 @@ export interface IpsetOptions {
  * chain. The kernel deletes an entry when its timeout runs out, so a grant closes on time
  * even if the gateway is dead (`kernelExpiry` true).
  */
-export class IpsetFirewall implements FirewallAdapter {
+export class IpsetFirewall extends RunnerAdapter implements FirewallAdapter {
   readonly name = "ipset";
   readonly kernelExpiry = true;
-  private readonly run: CommandRunner;
-  private readonly now: () => number;
   private readonly chain: string;
-  private readonly queue = new SerialQueue();
 
   constructor(options: IpsetOptions) {
-    this.run = options.run;
-    this.now = options.now;
+    super(options);
     this.chain = assertKernelName(options.chain ?? "WEBKNOCK");
   }
 
   init(ports: readonly PortSpec[]): Promise<void> {
-    return this.queue.run(async () => {
+    return this.serial(async () => {
       for (const family of FAMILIES) {
         const set = ipsetName(this.chain, family);
         await runChecked(this.run, "ipset", ipsetCreateArgs(set, family));
@@ -125,7 +119,7 @@ export class IpsetFirewall implements FirewallAdapter {
   }
 
   open(rule: FirewallRule): Promise<void> {
-    return this.queue.run(async () => {
+    return this.serial(async () => {
       const safe = assertRule(rule);
       const set = ipsetName(this.chain, familyOf(safe.ip));
       const seconds = secondsLeft(safe.expiresAt, this.now());
@@ -134,7 +128,7 @@ export class IpsetFirewall implements FirewallAdapter {
   }
 
   close(rule: RuleKey): Promise<void> {
-    return this.queue.run(async () => {
+    return this.serial(async () => {
       const safe = assertRuleKey(rule);
       const set = ipsetName(this.chain, familyOf(safe.ip));
       await runChecked(this.run, "ipset", ipsetDelArgs(set, safe));
@@ -142,7 +136,7 @@ export class IpsetFirewall implements FirewallAdapter {
   }
 
   list(): Promise<FirewallRule[]> {
-    return this.queue.run(async () => {
+    return this.serial(async () => {
       const rules: FirewallRule[] = [];
       for (const family of FAMILIES) {
         const set = ipsetName(this.chain, family);
@@ -154,15 +148,26 @@ export class IpsetFirewall implements FirewallAdapter {
   }
 
   flush(): Promise<void> {
-    return this.queue.run(async () => {
+    return this.serial(async () => {
+      for (const family of FAMILIES) {
+        const set = ipsetName(this.chain, family);
+        if (await this.setExists(set)) await runChecked(this.run, "ipset", ["flush", set]);
+      }
+    });
+  }
+
+  uninstall(): Promise<void> {
+    return this.serial(async () => {
       for (const family of FAMILIES) {
         // The rules referencing a set must go before the set can be destroyed.
         await removeChains(this.run, family, [this.chain]);
         const set = ipsetName(this.chain, family);
-        if ((await this.run("ipset", ["list", set, "-name"])).exitCode === 0) {
-          await runChecked(this.run, "ipset", ["destroy", set]);
-        }
+        if (await this.setExists(set)) await runChecked(this.run, "ipset", ["destroy", set]);
       }
     });
+  }
+
+  private async setExists(set: string): Promise<boolean> {
+    return (await this.run("ipset", ["list", assertKernelName(set), "-name"])).exitCode === 0;
   }
 }

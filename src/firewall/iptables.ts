@@ -1,7 +1,7 @@
 import type { PortSpec } from "../config/types.js";
 import { familyOf, type Family } from "../net/ip.js";
-import { runChecked, type CommandRunner } from "./command.js";
-import { SerialQueue } from "./queue.js";
+import { RunnerAdapter, type RunnerAdapterOptions } from "./base.js";
+import { runChecked } from "./runner.js";
 import type { FirewallAdapter, FirewallRule, RuleKey } from "./types.js";
 import { ruleKey } from "./types.js";
 import {
@@ -13,6 +13,7 @@ import {
 } from "./validate.js";
 import {
   baseChainScript,
+  chainExists,
   chainRules,
   ensureChain,
   FAMILIES,
@@ -71,8 +72,7 @@ export function parseGrantLines(chain: string, lines: readonly string[]): Firewa
 }
 
 /** Options of the iptables backend. */
-export interface IptablesOptions {
-  readonly run: CommandRunner;
+export interface IptablesOptions extends RunnerAdapterOptions {
   /** webknock's chain; grants live in `<chain>-GRANTS`. */
   readonly chain?: string;
 }
@@ -82,22 +82,20 @@ export interface IptablesOptions {
  * The kernel never expires them (`kernelExpiry` false): the gateway's sweeper closes
  * them, and `list()` reads expiries back so a restarted gateway can reconcile.
  */
-export class IptablesFirewall implements FirewallAdapter {
+export class IptablesFirewall extends RunnerAdapter implements FirewallAdapter {
   readonly name = "iptables";
   readonly kernelExpiry = false;
-  private readonly run: CommandRunner;
   private readonly chain: string;
   private readonly grants: string;
-  private readonly queue = new SerialQueue();
 
   constructor(options: IptablesOptions) {
-    this.run = options.run;
+    super(options);
     this.chain = assertKernelName(options.chain ?? "WEBKNOCK");
     this.grants = grantsChainName(this.chain);
   }
 
   init(ports: readonly PortSpec[]): Promise<void> {
-    return this.queue.run(async () => {
+    return this.serial(async () => {
       const script = baseChainScript(this.chain, ports, () => ["-j", this.grants]);
       for (const family of FAMILIES) {
         // The grants chain must exist before the restore references it; it keeps its rules.
@@ -108,7 +106,7 @@ export class IptablesFirewall implements FirewallAdapter {
   }
 
   open(rule: FirewallRule): Promise<void> {
-    return this.queue.run(async () => {
+    return this.serial(async () => {
       const safe = assertRule(rule);
       const family = familyOf(safe.ip);
       const bin = xtablesBinary(family);
@@ -122,7 +120,7 @@ export class IptablesFirewall implements FirewallAdapter {
   }
 
   close(rule: RuleKey): Promise<void> {
-    return this.queue.run(async () => {
+    return this.serial(async () => {
       const safe = assertRuleKey(rule);
       const family = familyOf(safe.ip);
       for (const previous of await this.find(family, safe)) {
@@ -137,7 +135,7 @@ export class IptablesFirewall implements FirewallAdapter {
   }
 
   list(): Promise<FirewallRule[]> {
-    return this.queue.run(async () => {
+    return this.serial(async () => {
       const rules: FirewallRule[] = [];
       for (const family of FAMILIES) rules.push(...(await this.listFamily(family)));
       return rules;
@@ -145,7 +143,17 @@ export class IptablesFirewall implements FirewallAdapter {
   }
 
   flush(): Promise<void> {
-    return this.queue.run(async () => {
+    return this.serial(async () => {
+      for (const family of FAMILIES) {
+        if (await chainExists(this.run, family, this.grants)) {
+          await runChecked(this.run, xtablesBinary(family), ["-w", "-F", this.grants]);
+        }
+      }
+    });
+  }
+
+  uninstall(): Promise<void> {
+    return this.serial(async () => {
       for (const family of FAMILIES) {
         await removeChains(this.run, family, [this.chain, this.grants]);
       }

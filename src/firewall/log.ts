@@ -74,6 +74,12 @@ export class LogFirewall implements FirewallAdapter {
   }
 
   flush(): Promise<void> {
+    for (const family of FAMILIES) this.log([xtablesBinary(family), "-w", "-F", this.grants]);
+    this.rules.clear();
+    return Promise.resolve();
+  }
+
+  uninstall(): Promise<void> {
     for (const family of FAMILIES) {
       const bin = xtablesBinary(family);
       this.log([bin, ...jumpArgs("-D", this.chain)]);

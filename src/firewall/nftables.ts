@@ -1,17 +1,18 @@
 import type { PortSpec, Proto } from "../config/types.js";
 import { familyOf, type Family } from "../net/ip.js";
-import { runChecked, type CommandRunner } from "./command.js";
-import { SerialQueue } from "./queue.js";
+import { RunnerAdapter, type RunnerAdapterOptions } from "./base.js";
+import { FAMILIES } from "./xtables.js";
+import { runChecked } from "./runner.js";
 import type { FirewallAdapter, FirewallRule, RuleKey } from "./types.js";
 import {
   assertKernelName,
+  assertPorts,
   assertRule,
   assertRuleKey,
   assertSeconds,
   readBackRule,
   secondsLeft,
 } from "./validate.js";
-import { uniquePorts } from "./xtables.js";
 
 /** The grant set of a family inside webknock's table. */
 export const nftSetName = (family: Family): string => `allowed${family}`;
@@ -31,7 +32,7 @@ const element = (key: RuleKey): string => {
  */
 export function nftInitScript(table: string, ports: readonly PortSpec[]): string {
   const t = `inet ${assertKernelName(table)}`;
-  const specs = uniquePorts(ports);
+  const specs = assertPorts(ports);
   const lines = [
     `add table ${t}`,
     `add set ${t} allowed4 { type ipv4_addr . inet_proto . inet_service; flags timeout; }`,
@@ -84,8 +85,14 @@ export function nftCloseScript(table: string, rule: RuleKey): string {
   ].join("\n");
 }
 
-/** Deletes webknock's table, whether or not it exists, and nothing else. */
+/** Empties both grant sets in one transaction; the table, chain and drop stay. */
 export function nftFlushScript(table: string): string {
+  const t = `inet ${assertKernelName(table)}`;
+  return `flush set ${t} ${nftSetName(4)}\nflush set ${t} ${nftSetName(6)}\n`;
+}
+
+/** Deletes webknock's table, whether or not it exists, and nothing else. */
+export function nftUninstallScript(table: string): string {
   const t = `inet ${assertKernelName(table)}`;
   return `add table ${t}\ndelete table ${t}\n`;
 }
@@ -119,9 +126,7 @@ export function parseNftSetJson(text: string, now: number): FirewallRule[] {
 }
 
 /** Options of the nftables backend. */
-export interface NftablesOptions {
-  readonly run: CommandRunner;
-  readonly now: () => number;
+export interface NftablesOptions extends RunnerAdapterOptions {
   /** webknock's own `inet` table. */
   readonly table?: string;
 }
@@ -130,39 +135,35 @@ export interface NftablesOptions {
  * Grants are elements with a timeout in sets of webknock's own `inet` table; the kernel
  * removes them at expiry even if the gateway is dead (`kernelExpiry` true).
  */
-export class NftablesFirewall implements FirewallAdapter {
+export class NftablesFirewall extends RunnerAdapter implements FirewallAdapter {
   readonly name = "nftables";
   readonly kernelExpiry = true;
-  private readonly run: CommandRunner;
-  private readonly now: () => number;
   private readonly table: string;
-  private readonly queue = new SerialQueue();
 
   constructor(options: NftablesOptions) {
-    this.run = options.run;
-    this.now = options.now;
+    super(options);
     this.table = assertKernelName(options.table ?? "webknock");
   }
 
   init(ports: readonly PortSpec[]): Promise<void> {
-    return this.queue.run(() => this.apply(nftInitScript(this.table, ports)));
+    return this.serial(() => this.apply(nftInitScript(this.table, ports)));
   }
 
   open(rule: FirewallRule): Promise<void> {
-    return this.queue.run(() => {
+    return this.serial(() => {
       const safe = assertRule(rule);
       return this.apply(nftOpenScript(this.table, safe, secondsLeft(safe.expiresAt, this.now())));
     });
   }
 
   close(rule: RuleKey): Promise<void> {
-    return this.queue.run(() => this.apply(nftCloseScript(this.table, rule)));
+    return this.serial(() => this.apply(nftCloseScript(this.table, rule)));
   }
 
   list(): Promise<FirewallRule[]> {
-    return this.queue.run(async () => {
+    return this.serial(async () => {
       const rules: FirewallRule[] = [];
-      for (const family of [4, 6] as const) {
+      for (const family of FAMILIES) {
         const out = await runChecked(this.run, "nft", [
           "-j",
           "list",
@@ -178,7 +179,14 @@ export class NftablesFirewall implements FirewallAdapter {
   }
 
   flush(): Promise<void> {
-    return this.queue.run(() => this.apply(nftFlushScript(this.table)));
+    return this.serial(async () => {
+      const table = await this.run("nft", ["list", "table", "inet", this.table]);
+      if (table.exitCode === 0) await this.apply(nftFlushScript(this.table));
+    });
+  }
+
+  uninstall(): Promise<void> {
+    return this.serial(() => this.apply(nftUninstallScript(this.table)));
   }
 
   private async apply(script: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { FirewallError } from "../errors.js";
 import type { FirewallRule } from "./types.js";
@@ -31,6 +31,11 @@ export class RuleStateFile {
     if (!Array.isArray(entries))
       throw new FirewallError(`${this.path} does not hold a list of rules.`);
     return entries.map((entry) => assertRule(entry as FirewallRule));
+  }
+
+  /** Deletes the file (uninstall); an absent file is fine. */
+  remove(): void {
+    rmSync(this.path, { force: true });
   }
 
   /** Replaces the file's content with `rules`. */

@@ -50,6 +50,18 @@ export interface FirewallAdapter {
   /** Every grant rule webknock currently has in the kernel, with its expiry. */
   list(): Promise<FirewallRule[]>;
 
-  /** Removes webknock's grants and base ruleset, and nothing else. */
+  /**
+   * Closes every grant webknock holds (everything `list()` could report) and keeps the base
+   * ruleset, so afterwards every protected port drops new connections from everyone until
+   * the next `open`: a cleanup that fails closed. Established sessions live on. Creates
+   * nothing: with no chain, set or table there is nothing to close. Idempotent.
+   */
   flush(): Promise<void>;
+
+  /**
+   * Removes every object webknock made (its chains and the jump to them, sets, table; the
+   * command backend's rules and state file) and nothing else, so the protected ports fall
+   * back to the host's own rules. Idempotent.
+   */
+  uninstall(): Promise<void>;
 }

@@ -2,7 +2,8 @@ import { isIP } from "node:net";
 import { KERNEL_NAME } from "../config/names.js";
 import { UnsafeValueError } from "../errors.js";
 import { canonicalIp as canonicalAddress } from "../net/ip.js";
-import type { Proto } from "../config/types.js";
+import { uniquePorts } from "../config/ports.js";
+import type { PortSpec, Proto } from "../config/types.js";
 import type { FirewallRule, RuleKey } from "./types.js";
 
 /**
@@ -32,6 +33,13 @@ export function assertPort(port: unknown): number {
 export function assertProto(proto: unknown): Proto {
   if (proto !== "tcp" && proto !== "udp") throw new UnsafeValueError("protocol", proto);
   return proto;
+}
+
+/** Validates every proto/port pair and drops repeats: what a base ruleset protects. */
+export function assertPorts(ports: readonly PortSpec[]): PortSpec[] {
+  return uniquePorts(
+    ports.map((spec) => ({ proto: assertProto(spec.proto), port: assertPort(spec.port) })),
+  );
 }
 
 /** Whole seconds from 1 to ten years: what timeout options and comments accept. */

@@ -1,7 +1,7 @@
 import type { PortSpec } from "../config/types.js";
 import type { Family } from "../net/ip.js";
-import { runChecked, type CommandRunner } from "./command.js";
-import { assertKernelName, assertPort, assertProto } from "./validate.js";
+import { runChecked, type CommandRunner } from "./runner.js";
+import { assertKernelName, assertPorts } from "./validate.js";
 
 /**
  * What the iptables and ipset backends share: webknock's chain in the filter table of
@@ -18,16 +18,6 @@ export const xtablesBinary = (family: Family): string => (family === 4 ? "iptabl
 /** `iptables-restore` / `ip6tables-restore`. */
 export const restoreBinary = (family: Family): string => `${xtablesBinary(family)}-restore`;
 
-/** Drops repeated proto/port pairs (doors often share tcp/22) after validating each. */
-export function uniquePorts(ports: readonly PortSpec[]): PortSpec[] {
-  const seen = new Map<string, PortSpec>();
-  for (const spec of ports) {
-    const safe = { proto: assertProto(spec.proto), port: assertPort(spec.port) };
-    seen.set(`${safe.proto}/${safe.port}`, safe);
-  }
-  return [...seen.values()];
-}
-
 /**
  * The `iptables-restore --noflush` script that (re)builds webknock's chain atomically:
  * declaring the chain flushes it inside the same commit, so running it twice leaves
@@ -43,7 +33,7 @@ export function baseChainScript(
 ): string {
   const name = assertKernelName(chain);
   const lines = ["*filter", `:${name} - [0:0]`];
-  for (const spec of uniquePorts(ports)) {
+  for (const spec of assertPorts(ports)) {
     const match = ["-A", name, "-p", spec.proto, "--dport", String(spec.port)];
     const rules = [
       [...match, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],

@@ -1,85 +1,24 @@
-import type {
-  IncomingMessage,
-  OutgoingHttpHeader,
-  OutgoingHttpHeaders,
-  ServerResponse,
-} from "node:http";
-import helmet from "helmet";
-
-/** An nginx-like 404: the most common answer on the internet, so it tells a scanner nothing. */
-const DECOY_BODY = Buffer.from(
-  "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
-);
-
-/** The decoy's own CSP: it has no scripts, styles or images at all. */
-const DECOY_CSP_DIRECTIVES = {
-  defaultSrc: ["'none'"],
-  baseUri: ["'none'"],
-  formAction: ["'none'"],
-  frameAncestors: ["'none'"],
-};
+import type { ServerResponse } from "node:http";
+import { createStranger, type Stranger } from "../stealth/stranger.js";
 
 /**
- * The one response every non-step path, every intermediate step and every refused
- * probe of a last step gets. Headers are computed once (helmet's, captured at start-up)
- * and written straight to the socket, so the flood path costs no router and no
- * middleware, and every decoy is byte-identical apart from Date.
+ * The answer every refused knock gets (an intermediate step, a last step without a live
+ * challenge, a method or body the step does not take): exactly what a stranger's request
+ * for a random path gets, so no answer tells a door path from noise. It carries no
+ * security headers; those belong on webknock's own pages, not on a 404 that must look
+ * like every other nginx 404 on the internet.
  */
 export interface Decoy {
-  readonly status: 404;
-  readonly headers: Readonly<OutgoingHttpHeaders>;
-  readonly body: Buffer;
+  /** Answers the response's request as a stranger's (removes headers set earlier). */
   send(res: ServerResponse): void;
 }
 
-/** Builds the decoy with helmet's headers. */
-export function createDecoy(): Decoy {
-  const headers: OutgoingHttpHeaders = {
-    ...captureHelmetHeaders(),
-    "content-type": "text/html",
-    "content-length": String(DECOY_BODY.length),
-    "cache-control": "no-store",
-  };
-  // The same headers as a flat [name, value, ...] list in the same order: writeHead walks
-  // it with an index instead of a for-in over an object, and the bytes are identical.
-  const flat: OutgoingHttpHeader[] = [];
-  for (const [name, value] of Object.entries(headers)) flat.push(name, value as OutgoingHttpHeader);
+/** The decoy of a stranger profile; nginx's 404 when none is given (tests, benchmarks). */
+export function createDecoy(stranger: Stranger = createStranger({ decoy: "nginx" })): Decoy {
   return {
-    status: 404,
-    headers,
-    body: DECOY_BODY,
     send(res) {
       if (res.headersSent) return;
-      // Drop anything an earlier layer (helmet on a step path) set, so every decoy is identical.
-      for (const name of res.getHeaderNames()) res.removeHeader(name);
-      res.writeHead(404, flat);
-      res.end(DECOY_BODY);
+      stranger.answer(res.req, res);
     },
   };
-}
-
-/** Runs helmet once against a recording response and returns the headers it sets. */
-function captureHelmetHeaders(): OutgoingHttpHeaders {
-  const recorded: OutgoingHttpHeaders = {};
-  const recorder = {
-    setHeader(name: string, value: string | number | readonly string[]) {
-      recorded[name.toLowerCase()] = value as string;
-      return recorder;
-    },
-    removeHeader(name: string) {
-      Reflect.deleteProperty(recorded, name.toLowerCase());
-    },
-    getHeader(name: string) {
-      return recorded[name.toLowerCase()];
-    },
-  };
-  const middleware = helmet({
-    contentSecurityPolicy: { useDefaults: false, directives: DECOY_CSP_DIRECTIVES },
-  });
-  middleware(
-    { headers: {} } as unknown as IncomingMessage,
-    recorder as unknown as ServerResponse,
-    () => undefined,
-  );
-  return recorded;
 }

@@ -1,36 +1,70 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import type { IncomingMessage, RequestListener } from "node:http";
 import type { KnockEngine } from "../knock/engine.js";
-import type { Decoy } from "./decoy.js";
+import type { Logger } from "../log.js";
+import { createAnswerError } from "./answer-error.js";
+import { createAnswerRedeem } from "./answer-redeem.js";
+import { createAdvance, createAnswerStep, type StepHandlerDeps } from "./answer-step.js";
+import type { ClientIpResolver } from "../net/client-ip.js";
+import type { Stranger as FrontServer } from "../stealth/stranger.js";
+import { createDecoy } from "./decoy.js";
+import { createResponder } from "./respond.js";
+import { routeRequest } from "./route.js";
+import { createStranger } from "./stranger.js";
+import type { Views } from "./views.js";
 
-/** Longer URLs are noise; no knock path is longer than 200 characters. */
-const MAX_URL_LENGTH = 2048;
+/** Everything the HTTP edge needs, injected. */
+export interface EdgeDeps {
+  readonly engine: KnockEngine;
+  /**
+   * The front server a stranger sees (server.decoy: nginx's answers, or the upstream
+   * site): every path that is not a knock step, and every refusal, ends there.
+   */
+  readonly front: FrontServer;
+  readonly views: Views;
+  readonly clientIp: ClientIpResolver;
+  readonly log: Logger;
+  /** The scanner detector's hook: sees every miss; synchronous, bounded, no I/O. */
+  readonly onUnknownPath?: (req: IncomingMessage, path: string) => void;
+}
 
 /**
- * The HTTP edge: a plain node:http listener that answers every request for a path
- * that is not a knock step with the precomputed decoy, before Express, routing or
- * the store are involved. Only step paths reach the knock app. `onUnknownPath` (the
- * scanner detector) sees every miss; it must be synchronous, bounded and do no I/O.
+ * The HTTP edge: a plain node:http listener. The request router looks the path up once
+ * and hands its decision to one small handler; the router itself holds no business
+ * logic. A path that is not a knock step costs one Map lookup and the precomputed decoy.
  */
-export function createEdgeHandler(
-  engine: KnockEngine,
-  knockApp: (req: IncomingMessage, res: ServerResponse) => void,
-  decoy: Decoy,
-  onUnknownPath?: (req: IncomingMessage, path: string) => void,
-): RequestListener {
+export function createEdgeHandler(deps: EdgeDeps): RequestListener {
+  const { engine, clientIp, log } = deps;
+  const { front } = deps;
+  const stranger = createStranger(createDecoy(front), deps.onUnknownPath);
+  const respond = createResponder(deps.views);
+  const answerError = createAnswerError({ respond, stranger, log });
+  const leaf: StepHandlerDeps = { engine, stranger, respond, answerError };
+  const advance = createAdvance({ ...leaf, log });
+  const answerStep = createAnswerStep(leaf);
+  const answerRedeem = createAnswerRedeem(leaf);
+  const lookup = (path: string) => engine.lookup(path);
+
   return (req, res) => {
-    const url = req.url ?? "";
-    if (url.length > MAX_URL_LENGTH) {
-      onUnknownPath?.(req, url.slice(0, MAX_URL_LENGTH));
-      decoy.send(res);
-      return;
+    // What the front server refuses (bad escapes, TRACE...) it refuses on every path,
+    // door paths included, before any routing.
+    if (front.refuse(req, res)) return;
+    const route = routeRequest(req, lookup, clientIp);
+    switch (route.kind) {
+      case "unknown":
+        stranger.unknownPath(req, res, route.path);
+        return;
+      case "refuse":
+        stranger.refuse(res);
+        return;
+      case "advance":
+        advance(req, res, route.step, route.ip);
+        return;
+      case "challenge":
+        answerStep(req, res, route.step, route.ip);
+        return;
+      case "redeem":
+        answerRedeem(req, res, route.step, route.ip);
+        return;
     }
-    const query = url.indexOf("?");
-    const path = query === -1 ? url : url.slice(0, query);
-    if (engine.lookup(path) === undefined) {
-      onUnknownPath?.(req, path);
-      decoy.send(res);
-      return;
-    }
-    knockApp(req, res);
   };
 }

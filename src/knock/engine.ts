@@ -6,6 +6,7 @@ import { CidrSet } from "../net/ip.js";
 import type { AdvanceOutcome, GrantRecord, KnockStore } from "../store/types.js";
 import type { GrantManager } from "./grants.js";
 import type { HostState } from "../fleet/publisher.js";
+import { logCollision, StepTable } from "./rotation.js";
 import { isWellFormedCode, TOTP_REPLAY_TTL_MS, verifyTotp } from "./totp.js";
 
 /** How long a knocker waits for agents' hosts to confirm (issue 13: "say, 1 s"). */
@@ -88,25 +89,48 @@ const CHALLENGE_BYTES = 16;
 /** Verified against an unknown user's attempt so its timing matches a known one. */
 const DUMMY_SECRET = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
+/** What the engine is built from, injected. */
+export interface KnockEngineDeps {
+  /** The validated config: doors, their sequences and sources, users. */
+  readonly config: GatewayConfig;
+  /** Knock state: progress, challenges, used TOTP steps. */
+  readonly store: KnockStore;
+  /** Opens the firewall for a redeemed challenge. */
+  readonly grants: GrantManager;
+  /** The time TOTP codes are checked against. */
+  readonly now: Clock;
+  /** Audit log: challenges, grants, denials. */
+  readonly log: Logger;
+  /** Brute-force policy; none means codes are never rate limited (tests only). */
+  readonly limiter?: AttemptLimiter;
+  /** Metrics hooks; none by default. */
+  readonly observer?: KnockObserver;
+}
+
 /** The knock state machine: path steps, challenges, TOTP redemption, grants. */
 export class KnockEngine {
-  private readonly steps = new Map<string, StepRef>();
+  private readonly steps: StepTable;
   private readonly doorSources = new Map<string, CidrSet>();
   private readonly userSources = new Map<string, CidrSet>();
+  private readonly config: GatewayConfig;
+  private readonly store: KnockStore;
+  private readonly grants: GrantManager;
+  private readonly now: Clock;
+  private readonly log: Logger;
+  private readonly limiter: AttemptLimiter | undefined;
+  private readonly observer: KnockObserver;
 
-  constructor(
-    private readonly config: GatewayConfig,
-    private readonly store: KnockStore,
-    private readonly grants: GrantManager,
-    private readonly now: Clock,
-    private readonly log: Logger,
-    private readonly limiter?: AttemptLimiter,
-    private readonly observer: KnockObserver = {},
-  ) {
+  constructor(deps: KnockEngineDeps) {
+    const { config } = deps;
+    this.config = config;
+    this.store = deps.store;
+    this.grants = deps.grants;
+    this.now = deps.now;
+    this.log = deps.log;
+    this.limiter = deps.limiter;
+    this.observer = deps.observer ?? {};
+    this.steps = new StepTable(config.doors, deps.now, logCollision(deps.log));
     for (const door of config.doors) {
-      door.sequence.forEach((path, index) =>
-        this.steps.set(path, { door, index, last: index === door.sequence.length - 1 }),
-      );
       if (door.sources.length > 0) this.doorSources.set(door.name, new CidrSet(door.sources));
     }
     for (const user of config.users.values()) {
@@ -114,9 +138,9 @@ export class KnockEngine {
     }
   }
 
-  /** The step a path is, if any: one Map lookup, no store access. */
+  /** The step a path is, if any: one Map lookup, no store access (rotating paths included). */
   lookup(path: string): StepRef | undefined {
-    return this.steps.get(path);
+    return this.steps.lookup(path);
   }
 
   /**
@@ -134,7 +158,7 @@ export class KnockEngine {
           door: door.name,
           ip,
           step: index,
-          length: door.sequence.length,
+          length: door.steps,
           sequenceTimeoutMs: door.sequenceTimeoutMs,
           challenge: { token, ttlMs: door.challengeTimeoutMs },
         })
@@ -163,6 +187,20 @@ export class KnockEngine {
   }
 
   /**
+   * True when a POST to this step may carry a redemption worth reading: the step is a
+   * door's last and the store holds a live challenge for this door and IP. One store read
+   * that changes nothing; the edge asks it before reading a byte of the body.
+   */
+  hasChallenge(ref: StepRef, ip: string): Promise<boolean> {
+    if (!ref.last) return Promise.resolve(false);
+    try {
+      return this.store.hasChallenge(ref.door.name, ip);
+    } catch (error) {
+      return rejection(error);
+    }
+  }
+
+  /**
    * Redeems a challenge with a user and a code. Without a live challenge bound to this
    * door and IP the answer is the decoy; with one, it is consumed whatever follows.
    */
@@ -182,20 +220,21 @@ export class KnockEngine {
     };
 
     if (!isWellFormedCode(input.code)) return deny("malformed-code");
-    // A failure counts against a user only when the user is a member of this door and the
-    // caller is inside the user's sources; otherwise against the IP only.
-    const accountable =
-      user !== undefined && inSources(this.userSources.get(user.name), ip) ? user : undefined;
+    // Every refusal below does the same work (a limiter check, one TOTP verification, a
+    // failure recorded), so its timing tells no one whether the name exists or whether
+    // the caller is outside the user's sources. A failure counts against a user only when
+    // the user is a member of this door and the caller is inside the user's sources;
+    // otherwise against the IP only (so nobody can lock a user out from elsewhere).
+    const outsider = user !== undefined && !inSources(this.userSources.get(user.name), ip);
+    const accountable = outsider ? undefined : user;
     if (this.limiter && !(await this.limiter.check(accountable?.name, ip))) return deny("locked");
-    if (user !== undefined && accountable === undefined) {
-      await this.limiter?.fail(undefined, ip);
-      return deny("source-not-allowed");
-    }
 
     const timeStep = await verifyTotp(user?.secret ?? DUMMY_SECRET, input.code, this.now());
-    if (user === undefined || timeStep === undefined) {
-      await this.limiter?.fail(user?.name, ip);
-      return deny(user === undefined ? "user-not-allowed" : "wrong-code");
+    if (user === undefined || outsider || timeStep === undefined) {
+      await this.limiter?.fail(accountable?.name, ip);
+      return deny(
+        user === undefined ? "user-not-allowed" : outsider ? "source-not-allowed" : "wrong-code",
+      );
     }
     if (!(await this.store.claimTotpStep(user.name, timeStep, TOTP_REPLAY_TTL_MS))) {
       await this.limiter?.fail(user.name, ip);

@@ -134,6 +134,10 @@ export class MemoryStore implements KnockStore {
     return Promise.resolve(live);
   }
 
+  hasChallenge(door: string, ip: string): Promise<boolean> {
+    return Promise.resolve(this.live(this.challenges, grantId(door, ip), this.now()) !== undefined);
+  }
+
   takeChallenge(token: string, door: string, ip: string): Promise<boolean> {
     const key = grantId(door, ip);
     if (this.live(this.challenges, key, this.now()) !== token) return Promise.resolve(false);

@@ -216,6 +216,11 @@ export class RedisStore implements KnockStore {
     return removed === 1;
   }
 
+  async hasChallenge(door: string, ip: string): Promise<boolean> {
+    const key = this.keys.challenge(subjectOf(ip, this.lengths), door, ip);
+    return (await this.call(() => this.redis.exists(key))) === 1;
+  }
+
   async takeChallenge(token: string, door: string, ip: string): Promise<boolean> {
     const key = this.keys.challenge(subjectOf(ip, this.lengths), door, ip);
     return (await this.call(() => this.redis.wkTakeChallenge(key, token))) === 1;

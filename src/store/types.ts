@@ -124,6 +124,13 @@ export interface KnockStore {
   unban(ip: string): Promise<boolean>;
 
   /**
+   * True while a challenge issued to this door and IP is live and not yet taken. A read
+   * that changes nothing: the edge asks it before reading a byte of a redemption's body,
+   * so a POST without a live challenge is answered like any unknown path.
+   */
+  hasChallenge(door: string, ip: string): Promise<boolean>;
+
+  /**
    * Consumes the challenge if, and only if, it is the live one of this door and IP.
    * Returns false (and leaves it untouched) for an unknown, expired, replaced or foreign token.
    */

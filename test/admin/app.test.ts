@@ -6,16 +6,16 @@ import { knock } from "../../src/client/knock.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ADMIN_TOKEN,
-  startTestGateway,
+  startListeningGateway,
   TEST_DOOR,
   TEST_SEQUENCE,
-  type TestGateway,
-} from "../support/test-gateway.js";
+  type ListeningGateway,
+} from "../support/gateway.js";
 
 const auth = { Authorization: `Bearer ${ADMIN_TOKEN}` };
 
 describe("admin API", () => {
-  let gw: TestGateway;
+  let gw: ListeningGateway;
   let admin: string;
   const logLines: string[] = [];
 
@@ -26,7 +26,7 @@ describe("admin API", () => {
         done();
       },
     });
-    gw = await startTestGateway({
+    gw = await startListeningGateway({
       users: ["alice", "bob"],
       admin: true,
       log: createLogger({ destination }),
@@ -195,7 +195,7 @@ describe("admin API with the store down", () => {
     const { MemoryStore } = await import("../../src/store/memory.js");
     const { StoreUnavailableError } = await import("../../src/errors.js");
     const store = new MemoryStore();
-    const gw = await startTestGateway({ admin: true, store });
+    const gw = await startListeningGateway({ admin: true, store });
     try {
       const down = () => Promise.reject(new StoreUnavailableError(new Error("down")));
       store.ping = down;
@@ -216,7 +216,7 @@ describe("admin API with the store down", () => {
   });
 
   it("is off without an admin section", async () => {
-    const gw = await startTestGateway();
+    const gw = await startListeningGateway();
     try {
       expect(gw.adminUrl).toBeUndefined();
       expect(gw.gateway.metrics).toBeUndefined();

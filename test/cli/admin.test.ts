@@ -7,19 +7,19 @@ import { currentTotp } from "../../src/knock/totp.js";
 import { cli } from "../support/cli.js";
 import {
   ADMIN_TOKEN,
-  startTestGateway,
+  startListeningGateway,
   TEST_SEQUENCE,
-  type TestGateway,
-} from "../support/test-gateway.js";
+  type ListeningGateway,
+} from "../support/gateway.js";
 
 describe("webknock grants / bans", () => {
-  let gw: TestGateway;
+  let gw: ListeningGateway;
   let dir: string;
   let tokenFile: string;
   const admin = () => ["--admin-url", gw.adminUrl ?? "", "--token-file", tokenFile];
 
   beforeAll(async () => {
-    gw = await startTestGateway({ users: ["alice"], admin: true });
+    gw = await startListeningGateway({ users: ["alice"], admin: true });
     dir = mkdtempSync(join(tmpdir(), "webknock-admin-"));
     tokenFile = join(dir, "token");
     writeFileSync(tokenFile, `${ADMIN_TOKEN}\n`);

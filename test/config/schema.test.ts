@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { resolveConfig } from "../../src/config/load.js";
-import { configSchema } from "../../src/config/schema.js";
+import { configSchema, SEQUENCE_FORMS } from "../../src/config/schema.js";
 import { ConfigError } from "../../src/errors.js";
 
 /**
@@ -50,6 +50,9 @@ const COMMAND_FIREWALL = {
   command: { open: ["/bin/true", "%IP%"], close: ["/bin/true", "%IP%"], stateFile: "/s.json" },
 };
 
+/** A valid rotating doors.*.sequence (base() uses the static form). */
+const ROTATING = { rotate: "10m", steps: 2, keyFile: "/etc/webknock/k.seqkey" };
+
 /** Record keys are walked through an entry that exists in `base()`. */
 const RECORD_ENTRY: Readonly<Record<string, string>> = { doors: "ssh", users: "alice" };
 
@@ -59,6 +62,7 @@ const RECORD_ENTRY: Readonly<Record<string, string>> = { doors: "ssh", users: "a
  */
 const CUSTOM_BAD: Readonly<Record<string, readonly unknown[]>> = {
   "server.trustProxy": [true, 2, ["10.0.0.0/33"], ["constructor"]],
+  server: [{ decoy: "upstream" }],
   "doors.*.sequence[]": [
     "/a/../b",
     "/a/./b",
@@ -69,6 +73,8 @@ const CUSTOM_BAD: Readonly<Record<string, readonly unknown[]>> = {
     `/${"a".repeat(200)}`,
     7,
   ],
+  "doors.*.sequence": ["/a1,/b2", null, 7],
+  "doors.*.sequence.rotate": ["10x", 0],
   "doors.*.sequenceTimeout": ["30x", 0],
   "doors.*.challengeTimeout": ["1 minute"],
   "doors.*.openFor": ["-5s"],
@@ -184,6 +190,17 @@ function walk(schema: unknown, at: At, out: Case[], custom: Set<string>): void {
       break;
     case "transform":
       custom.add(at.pattern);
+      // doors.*.sequence picks one of two forms in a transform, which hides their rules:
+      // walk both, the rotating one set whole first (base() uses the static one).
+      if (at.pattern === "doors.*.sequence") {
+        walk(SEQUENCE_FORMS.static, at, out, custom);
+        walk(
+          SEQUENCE_FORMS.rotating,
+          { ...at, requires: { keys: at.keys, value: ROTATING } },
+          out,
+          custom,
+        );
+      }
       break;
     case "optional":
     case "default":
@@ -267,7 +284,16 @@ const concrete = (pattern: string): string[] =>
 const cases: Case[] = [
   ...generated,
   ...Object.entries(CUSTOM_BAD).flatMap(([pattern, values]) =>
-    values.map((value) => ({ pattern, keys: concrete(pattern), rule: "refinement", value })),
+    values.map((value) => ({
+      pattern,
+      keys: concrete(pattern),
+      rule: "refinement",
+      value,
+      // A key of the rotating sequence exists only once the sequence is that form.
+      ...(pattern.startsWith("doors.*.sequence.")
+        ? { requires: { keys: concrete("doors.*.sequence"), value: ROTATING } }
+        : {}),
+    })),
   ),
 ];
 

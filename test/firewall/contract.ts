@@ -107,7 +107,7 @@ export function describeFirewallContract(name: string, target: ContractTarget): 
     });
     beforeEach(async () => {
       adapter = target.create(ns, Date.now);
-      await adapter.flush();
+      await adapter.uninstall();
       await adapter.init(CONTRACT_PORTS);
     });
 
@@ -191,16 +191,30 @@ export function describeFirewallContract(name: string, target: ContractTarget): 
       expect(await find(adapter, V4)).toHaveLength(1);
     });
 
-    it("never touches foreign rules, and flush removes exactly what webknock made", async () => {
+    it("flush closes every grant and keeps the base ruleset, exactly as init left it", async () => {
+      const base = await kernelSnapshot(ns);
+      await adapter.open(rule(V4, Date.now() + 60_000));
+      await adapter.open(rule(V4, Date.now() + 60_000, 51820));
+      await adapter.open(rule(V6, Date.now() + 60_000));
+      await adapter.flush();
+      expect(await adapter.list()).toEqual([]);
+      expect(await target.create(ns, Date.now).list()).toEqual([]);
+      if (target.count) expect(await target.count(ns, rule(V4, 0))).toBe(0);
+      expect(await kernelSnapshot(ns)).toBe(base);
+      await adapter.flush();
+      expect(await kernelSnapshot(ns)).toBe(base);
+    });
+
+    it("never touches foreign rules, and uninstall removes exactly what webknock made", async () => {
       await adapter.open(rule(V4, Date.now() + 60_000));
       await adapter.open(rule(V6, Date.now() + 60_000));
       await adapter.close(rule(V4, 0));
       const during = await kernelSnapshot(ns);
       expect(during).toContain("FOREIGN");
       expect(during).toContain("table inet foreign");
-      await adapter.flush();
+      await adapter.uninstall();
       expect(await kernelSnapshot(ns)).toBe(foreignOnly);
-      await adapter.flush();
+      await adapter.uninstall();
       expect(await kernelSnapshot(ns)).toBe(foreignOnly);
     });
 

@@ -93,6 +93,19 @@ export function describeDataPath(name: string, create: (ns: Netns) => FirewallAd
       expect((await canConnect(a, linkA.a6, PORT, undefined, TIMEOUT_MS)).ok).toBe(false);
     });
 
+    it("fails closed on flush: the granted client and everyone else are dropped after it", async () => {
+      await fw.open(grant(linkA.b4, 60_000));
+      await fw.open(grant(linkA.b6, 60_000));
+      const session = await canConnect(a, linkA.a4, PORT, undefined, TIMEOUT_MS);
+      expect(session.ok).toBe(true);
+      await fw.flush();
+      expect((await canConnect(a, linkA.a4, PORT, undefined, TIMEOUT_MS)).ok).toBe(false);
+      expect((await canConnect(a, linkA.a6, PORT, undefined, TIMEOUT_MS)).ok).toBe(false);
+      expect((await canConnect(b, linkB.a4, PORT, undefined, TIMEOUT_MS)).ok).toBe(false);
+      // As with close: a session opened during the grant lives on.
+      expect((await a.echo(session.conn ?? -1, "after flush\n", TIMEOUT_MS)).ok).toBe(true);
+    });
+
     it("closes by kernel timeout (set backends) or hands the sweeper an expired rule (iptables)", async () => {
       await fw.open(grant(linkA.b4, 2000));
       const session = await canConnect(a, linkA.a4, PORT, undefined, TIMEOUT_MS);
@@ -109,6 +122,14 @@ export function describeDataPath(name: string, create: (ns: Netns) => FirewallAd
       }
       expect((await canConnect(a, linkA.a4, PORT, undefined, TIMEOUT_MS)).ok).toBe(false);
       expect((await a.echo(session.conn ?? -1, "still up\n", TIMEOUT_MS)).ok).toBe(true);
+    });
+
+    it("hands the port back to the host's own rules on uninstall (none here: it opens)", async () => {
+      expect((await canConnect(b, linkB.a4, PORT, undefined, TIMEOUT_MS)).ok).toBe(false);
+      await fw.uninstall();
+      expect((await canConnect(b, linkB.a4, PORT, undefined, TIMEOUT_MS)).ok).toBe(true);
+      await fw.init([{ proto: "tcp", port: PORT }]);
+      expect((await canConnect(b, linkB.a4, PORT, undefined, TIMEOUT_MS)).ok).toBe(false);
     });
   });
 }

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { UnsafeValueError } from "../../src/errors.js";
-import { substituteTemplate } from "../../src/firewall/command-template.js";
+import { substituteTemplate } from "../../src/firewall/command-backend.js";
 import { ipsetAddArgs, ipsetDelArgs, parseIpsetSave } from "../../src/firewall/ipset.js";
 import { grantRuleSpec, parseGrantLines } from "../../src/firewall/iptables.js";
 import {

@@ -126,6 +126,12 @@ describe("FleetAgent (real Redis, as its ACL user)", () => {
     expect(await eventually(async () => !(await openIps(firewall)).includes("192.0.2.10"))).toBe(
       true,
     );
+    // The agent writes its status after it changed the rules: wait for that write.
+    const caughtUp = async () => {
+      const [status] = await listAgents(admin, prefix, ["web3"]);
+      return status?.lag === 0 && status.applied === 1;
+    };
+    expect(await eventually(caughtUp)).toBe(true);
     const [status] = await listAgents(admin, prefix, ["web3"]);
     expect(status).toMatchObject({ host: "web3", lag: 0, applied: 1, backend: "log" });
     expect(Date.now() - (status?.heartbeatAt ?? 0)).toBeLessThan(2000);

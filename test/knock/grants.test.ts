@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { GrantManager } from "../../src/knock/grants.js";
 import { silentLogger } from "../../src/log.js";
 import { MemoryStore } from "../../src/store/memory.js";
@@ -51,8 +51,48 @@ describe("GrantManager", () => {
     await firewall.open({ ip: "203.0.113.9", proto: "tcp", port: 22, expiresAt: now() + 60_000 });
     tick(10_000);
     const restarted = new GrantManager(new MemoryStore(now), firewall, now, silentLogger());
-    expect(await restarted.reconcile()).toEqual({ closed: 1, live: 1 });
+    expect(await restarted.reconcile()).toEqual({ closed: 1, adopted: 1 });
     expect((await firewall.list()).map((r) => r.ip)).toEqual(["203.0.113.9"]);
+  });
+
+  it("closes an adopted rule at its own expiry though the restarted store never knew it", async () => {
+    const { firewall, tick, now } = setup();
+    const expiresAt = now() + 5_000;
+    await firewall.open({ ip: "203.0.113.8", proto: "tcp", port: 22, expiresAt });
+    const restarted = new GrantManager(new MemoryStore(now), firewall, now, silentLogger());
+    expect(await restarted.reconcile()).toEqual({ closed: 0, adopted: 1 });
+    tick(4_999);
+    expect(await restarted.sweep()).toBe(0);
+    expect(await firewall.list()).toHaveLength(1);
+    tick(1);
+    expect(await restarted.sweep()).toBe(1);
+    expect(await firewall.list()).toEqual([]);
+  });
+
+  it("keeps a rule a re-knock refreshed after the sweeper read a stale listing", async () => {
+    const { firewall, grants, tick, now } = setup();
+    await grants.open(door, "203.0.113.7", "alice");
+    tick(door.openForMs);
+    const stale = await firewall.list();
+    const list = vi.spyOn(firewall, "list").mockResolvedValueOnce(stale);
+    // The store sweep closes nothing (the re-knock's record is live), the listing says due.
+    await Promise.all([grants.open(door, "203.0.113.7", "alice"), grants.sweep()]);
+    expect(list).toHaveBeenCalled();
+    const rules = await firewall.list();
+    expect(rules).toHaveLength(door.open.length);
+    expect(rules.every((r) => r.expiresAt === now() + door.openForMs)).toBe(true);
+  });
+
+  it("keeps a port another door's live grant holds when one door's grant expires", async () => {
+    const { firewall, grants, tick, now } = setup();
+    const other = { ...door, name: "other", openForMs: door.openForMs * 2 };
+    await grants.open(door, "203.0.113.7", "alice");
+    await grants.open(other, "203.0.113.7", "alice");
+    tick(door.openForMs);
+    expect(await grants.sweep()).toBe(1);
+    const rules = await firewall.list();
+    expect(rules).toHaveLength(door.open.length);
+    expect(rules.every((r) => r.expiresAt === now() + door.openForMs)).toBe(true);
   });
 
   it("revokes at once", async () => {

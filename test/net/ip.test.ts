@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAdminApp } from "../../src/admin/app.js";
 import { createMetrics } from "../../src/admin/metrics.js";
 import { assertIp, canonicalIp as firewallCanonicalIp } from "../../src/firewall/validate.js";
-import { createClientIpResolver } from "../../src/http/client-ip.js";
+import { createClientIpResolver } from "../../src/net/client-ip.js";
 import { currentTotp } from "../../src/knock/totp.js";
 import { silentLogger } from "../../src/log.js";
 import { canonicalIp, CidrSet, parseCidr } from "../../src/net/ip.js";

@@ -136,6 +136,20 @@ export function describeStoreContract(
       expect(await h.store.takeChallenge("never-issued", "ssh", "203.0.113.7")).toBe(false);
     });
 
+    it("tells whether the latest challenge for a door and IP is live, without consuming it", async () => {
+      expect(await h.store.hasChallenge("ssh", "203.0.113.7")).toBe(false);
+      await h.store.advance(request(0, { length: 1, challenge: { token: "t3", ttlMs: 200 } }));
+      expect(await h.store.hasChallenge("ssh", "203.0.113.7")).toBe(true);
+      expect(await h.store.hasChallenge("ssh", "203.0.113.7")).toBe(true);
+      expect(await h.store.hasChallenge("web", "203.0.113.7")).toBe(false);
+      expect(await h.store.hasChallenge("ssh", "198.51.100.1")).toBe(false);
+      expect(await h.store.takeChallenge("t3", "ssh", "203.0.113.7")).toBe(true);
+      expect(await h.store.hasChallenge("ssh", "203.0.113.7")).toBe(false);
+      await h.store.advance(request(0, { length: 1, challenge: { token: "t4", ttlMs: 200 } }));
+      await h.advanceTime(300);
+      expect(await h.store.hasChallenge("ssh", "203.0.113.7")).toBe(false);
+    });
+
     it("expires a challenge after its ttl", async () => {
       await h.store.advance(request(0, { length: 1, challenge: { token: "t2", ttlMs: 200 } }));
       await h.advanceTime(300);

@@ -9,15 +9,19 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-/** Runs the CLI in-process with real files and clock, capturing its output. */
-export async function cli(argv: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+/** Runs the CLI in-process with real files and (unless `now` is given) clock, capturing its output. */
+export async function cli(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  now: () => number = Date.now,
+): Promise<CliRun> {
   let stdout = "";
   let stderr = "";
   const deps: CliDeps = {
     stdout: { write: (text: string) => (stdout += text) },
     stderr: { write: (text: string) => (stderr += text) },
     env,
-    now: Date.now,
+    now,
     readFile: (path) => readFileSync(path, "utf8"),
   };
   const code = await runCli(argv, deps);

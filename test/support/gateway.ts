@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { generateSecret } from "otplib";
 import { inject } from "vitest";
 import { resolveConfig } from "../../src/config/load.js";
 import type { GatewayConfig } from "../../src/config/types.js";
@@ -64,6 +66,11 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+/**
+ * Builds a gateway in process without starting its listeners (tests hand `gateway.handler`
+ * to supertest or start it themselves). Redis by default, with a key prefix of its own
+ * that is deleted on close; `store: "memory"` needs nothing.
+ */
 export async function startTestGateway(
   options: {
     config?: GatewayConfig;
@@ -72,7 +79,6 @@ export async function startTestGateway(
     log?: Logger;
   } = {},
 ): Promise<TestGateway> {
-  const config = options.config ?? testConfig();
   const now = options.now ?? Date.now;
   let store: KnockStore;
   let backend: StoreBackend | undefined;
@@ -90,12 +96,10 @@ export async function startTestGateway(
       if (keys.length > 0) await client.del(...keys);
     };
   }
-  const firewall = new RecordingFirewall();
-  const gateway = createGateway(config, {
-    log: options.log ?? silentLogger(),
+  const { gateway, firewall } = buildGateway(options.config ?? testConfig(), store, {
     now,
-    ...(backend ? { backend } : { store }),
-    firewall,
+    log: options.log,
+    backend,
   });
   return {
     gateway,
@@ -105,5 +109,124 @@ export async function startTestGateway(
       await cleanup();
       await gateway.stop();
     },
+  };
+}
+
+/** The one place a test gateway is assembled: the given store and a recording firewall. */
+function buildGateway(
+  config: GatewayConfig,
+  store: KnockStore,
+  options: { now: () => number; log: Logger | undefined; backend?: StoreBackend | undefined },
+): { gateway: Gateway; firewall: RecordingFirewall } {
+  const firewall = new RecordingFirewall();
+  const gateway = createGateway(config, {
+    log: options.log ?? silentLogger(),
+    now: options.now,
+    ...(options.backend ? { backend: options.backend } : { store }),
+    firewall,
+  });
+  return { gateway, firewall };
+}
+
+/** The door every UX test (browser, CLI, admin) knocks on. */
+export const TEST_SEQUENCE = ["/static/a1.png", "/b2/x", "/knock/c3"] as const;
+/** The UX tests' door name. */
+export const TEST_DOOR = "ssh";
+/** The admin API token of `startListeningGateway({ admin: true })`. */
+export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
+
+/** A gateway running in process on 127.0.0.1 with ephemeral ports. */
+export interface ListeningGateway {
+  readonly gateway: Gateway;
+  readonly url: string;
+  readonly adminUrl: string | undefined;
+  readonly firewall: RecordingFirewall;
+  readonly store: KnockStore;
+  readonly config: GatewayConfig;
+  /** User name to base32 secret. */
+  readonly secrets: ReadonlyMap<string, string>;
+  stop(): Promise<void>;
+}
+
+/** Options for `startListeningGateway`. */
+export interface ListeningGatewayOptions {
+  /** User names; each gets a fresh secret. Distinct users avoid TOTP replay between tests. */
+  readonly users?: readonly string[];
+  /** Users whose secret comes from a file (enrollment tests): name to path. */
+  readonly secretFiles?: Readonly<Record<string, string>>;
+  readonly admin?: boolean;
+  /** A MemoryStore by default: these tests need no Redis. */
+  readonly store?: KnockStore;
+  readonly openFor?: string;
+  readonly host?: string;
+  /** Serve HTTPS with this certificate and key (PEM file paths). */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** Where the gateway logs; silent by default. */
+  readonly log?: Logger;
+}
+
+/**
+ * Starts a gateway with listeners, configured like `demoConfig()` (one door, fresh
+ * secrets), on ephemeral ports: for tests that talk to it as a client would.
+ */
+export async function startListeningGateway(
+  options: ListeningGatewayOptions = {},
+): Promise<ListeningGateway> {
+  const secrets = new Map<string, string>();
+  const users: Record<string, Record<string, string>> = {};
+  for (const name of options.users ?? ["alice"]) {
+    const secret = generateSecret();
+    secrets.set(name, secret);
+    users[name] = { secret };
+  }
+  for (const [name, path] of Object.entries(options.secretFiles ?? {})) {
+    users[name] = { secretFile: path };
+  }
+  const host = options.host ?? "127.0.0.1";
+  const resolved = resolveConfig(
+    {
+      // Ports are placeholders (the schema wants 1-65535); both become 0 below.
+      server: { listen: [{ host, port: 8080, ...(options.tls ? { tls: options.tls } : {}) }] },
+      firewall: { backend: "log" },
+      doors: {
+        [TEST_DOOR]: {
+          sequence: [...TEST_SEQUENCE],
+          sequenceTimeout: "30s",
+          challengeTimeout: "60s",
+          open: ["tcp/22", "udp/51820"],
+          openFor: options.openFor ?? "60s",
+          users: Object.keys(users),
+        },
+      },
+      users,
+      ...(options.admin === true ? { admin: { tokenEnv: "WK_TEST_ADMIN_TOKEN" } } : {}),
+    },
+    {
+      env: { WK_TEST_ADMIN_TOKEN: ADMIN_TOKEN },
+      readFile: (path) => readFileSync(path, "utf8"),
+    },
+    "the test config",
+  );
+  const config: GatewayConfig = {
+    ...resolved,
+    server: {
+      ...resolved.server,
+      listen: resolved.server.listen.map((listen) => ({ ...listen, port: 0 })),
+    },
+    admin: resolved.admin && { ...resolved.admin, listen: { host: "127.0.0.1", port: 0 } },
+  };
+  const store = options.store ?? new MemoryStore();
+  const { gateway, firewall } = buildGateway(config, store, { now: Date.now, log: options.log });
+  const [url] = await gateway.start();
+  if (url === undefined) throw new Error("the test gateway has no listener");
+  return {
+    gateway,
+    url,
+    adminUrl: gateway.adminUrl,
+    firewall,
+    store,
+    config,
+    secrets,
+    stop: () => gateway.stop(),
   };
 }

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { execa } from "execa";
-import { createExecaRunner, type CommandRunner } from "../../src/firewall/command.js";
+import { createExecaRunner, type CommandRunner } from "../../src/firewall/runner.js";
 
 /**
  * Network namespaces for tests that need a real kernel firewall and real TCP without

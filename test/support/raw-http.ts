@@ -49,3 +49,40 @@ export function httpRequest(
   if (body !== "") lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
   return `${lines.join("\r\n")}\r\n\r\n${body}`;
 }
+
+/** What a client sees within a fixed window after sending some bytes on a fresh socket. */
+export interface Probe {
+  /** Everything that arrived within the window, as latin1, with the `Date` line removed. */
+  readonly text: string;
+  /** "immediate" when the first byte came within the window, "waits" when none came. */
+  readonly timing: "immediate" | "waits";
+}
+
+/**
+ * Sends `data` (which may be an unfinished request: a partial body, headers without their
+ * end) and records what comes back within `windowMs` or until the server closes, then
+ * closes the socket. Bounded in time whatever the server does.
+ */
+export function probe(port: number, data: string, windowMs = 1000): Promise<Probe> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    const chunks: Buffer[] = [];
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      const text = Buffer.concat(chunks)
+        .toString("latin1")
+        .replace(/\r\ndate: [^\r]*/i, "");
+      resolve({ text, timing: chunks.length > 0 ? "immediate" : "waits" });
+    };
+    const timer = setTimeout(finish, windowMs);
+    socket.on("data", (chunk) => chunks.push(chunk));
+    // A server that closes after answering ends the probe early.
+    socket.on("close", finish);
+    socket.on("error", finish);
+    socket.on("connect", () => socket.write(data));
+  });
+}

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Command } from "commander";
 import { loadAgentConfig } from "../../config/agent.js";
 import type { GatewayConfig, RedisTarget } from "../../config/types.js";
-import { createExecaRunner } from "../../firewall/command.js";
+import { createExecaRunner } from "../../firewall/runner.js";
 import { createFirewall } from "../../firewall/index.js";
 import { agentAclArgs, agentUser } from "../../fleet/acl.js";
 import { FleetAgent } from "../../fleet/agent.js";

@@ -23,7 +23,7 @@ export function registerConfigCommands(program: Command, deps: CliDeps): void {
     out.push(`  firewall: ${loaded.firewall.backend}`);
     for (const door of loaded.doors) {
       out.push(
-        `  door ${door.name}: ${door.sequence.length} steps within ${formatDuration(door.sequenceTimeoutMs)}, opens ${door.open.map((p) => `${p.proto}/${p.port}`).join(", ")} for ${formatDuration(door.openForMs)}, users ${door.users.join(", ")}`,
+        `  door ${door.name}: ${door.steps} steps${door.rotation ? ` rotating every ${formatDuration(door.rotation.rotateMs)}` : ""} within ${formatDuration(door.sequenceTimeoutMs)}, opens ${door.open.map((p) => `${p.proto}/${p.port}`).join(", ")} for ${formatDuration(door.openForMs)}, users ${door.users.join(", ")}`,
       );
     }
     out.push(`  users:    ${[...loaded.users.keys()].join(", ")}`);

@@ -1,21 +1,25 @@
 import type { Command } from "commander";
-import { knock, KnockError, type KnockFailure, type KnockGrant } from "../../client/knock.js";
 import {
-  ClientConfigError,
-  defaultClientConfigPath,
-  parseSequence,
-  readProfile,
-  type KnockProfile,
-} from "../../client/profiles.js";
+  knock,
+  KnockError,
+  type KnockFailure,
+  type KnockGrant,
+  type RotatingSequence,
+} from "../../client/knock.js";
+import { parseSequence, type KnockProfile, type RotationProfile } from "../../client/profiles.js";
 import { parseDuration } from "../../config/duration.js";
 import { isKnockPath, KNOCK_PATH_FIX } from "../../config/names.js";
 import { malformedSecret, normalizeBase32 } from "../../config/secret.js";
 import { currentTotp } from "../../knock/totp.js";
 import { CliUsageError, EXIT, ExitError } from "../config-option.js";
 import type { CliDeps } from "../deps.js";
+import { loadProfile, rotatingSequence } from "../client-profile.js";
 
 interface KnockOptions {
   sequence?: string;
+  sequenceKeyFile?: string;
+  rotate?: string;
+  steps?: string;
   user?: string;
   secretFile?: string;
   code?: string;
@@ -44,10 +48,16 @@ export function registerKnockCommands(program: Command, deps: CliDeps): void {
     .description("knock on a gateway: walk the sequence, answer the challenge, print what opened")
     .argument("[url]", "gateway base URL, e.g. https://gw.example.net:8443 or http://[2001:db8::1]")
     .option("-s, --sequence <paths>", "the door's paths in order, comma-separated: /a,/b,/c")
+    .option("--sequence-key-file <file>", "a rotating door's key: compute its current paths")
+    .option("--rotate <duration>", "the rotating door's window, as in the gateway config (10m)")
+    .option("--steps <n>", "the rotating door's number of paths, as in the gateway config")
     .option("-u, --user <name>", "user name")
     .option("--secret-file <file>", "file holding the user's base32 TOTP secret")
     .option("--code <digits>", "a six-digit code from an authenticator app instead of a secret")
-    .option("-p, --profile <name>", "take url, sequence, user and secretFile from a saved profile")
+    .option(
+      "-p, --profile <name>",
+      "take url, sequence (or sequenceKeyFile, rotate, steps), user and secretFile from a profile",
+    )
     .option("--client-config <file>", "profiles file (default: ~/.config/webknock/client.yaml)")
     .option("-k, --insecure", "do not verify the gateway's TLS certificate (self-signed)")
     .option("--timeout <duration>", "per-request timeout", "10s")
@@ -88,14 +98,7 @@ function resolveRequest(url: string | undefined, options: KnockOptions, deps: Cl
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
     throw new CliUsageError(`The gateway URL must start with http:// or https://, got ${base}.`);
 
-  const sequence =
-    options.sequence === undefined ? profile.sequence : parseSequence(options.sequence);
-  if (sequence === undefined || sequence.length === 0)
-    throw new CliUsageError("No sequence: pass --sequence /a,/b,/c or use --profile.");
-  // The client checks again before sending; this gives the usage exit code and message.
-  const badPath = sequence.find((path) => !isKnockPath(path));
-  if (badPath !== undefined)
-    throw new CliUsageError(`Sequence path ${JSON.stringify(badPath)}: ${KNOCK_PATH_FIX}.`);
+  const sequence = resolveSequence(options, profile, deps);
 
   const user = options.user ?? profile.user;
   if (user === undefined || user === "")
@@ -112,7 +115,51 @@ function resolveRequest(url: string | undefined, options: KnockOptions, deps: Cl
     code: codeSource(options, profile, deps),
     insecure: options.insecure ?? profile.insecure ?? false,
     timeoutMs,
+    now: deps.now,
   };
+}
+
+/** The static paths, or a rotating door's key and schedule (flags first, then the profile). */
+function resolveSequence(
+  options: KnockOptions,
+  profile: KnockProfile,
+  deps: CliDeps,
+): readonly string[] | RotatingSequence {
+  const rotatingFlags = [options.sequenceKeyFile, options.rotate, options.steps];
+  if (options.sequence !== undefined && rotatingFlags.some((flag) => flag !== undefined))
+    throw new CliUsageError(
+      "Give either --sequence (a static door) or --sequence-key-file, --rotate and --steps (a rotating door).",
+    );
+  if (options.sequence === undefined && rotatingFlags.some((flag) => flag !== undefined))
+    return rotatingSequence(rotationFromFlags(options), deps);
+  if (options.sequence === undefined && profile.rotation !== undefined)
+    return rotatingSequence(profile.rotation, deps);
+  const sequence =
+    options.sequence === undefined ? profile.sequence : parseSequence(options.sequence);
+  if (sequence === undefined || sequence.length === 0)
+    throw new CliUsageError(
+      "No sequence: pass --sequence /a,/b,/c (or --sequence-key-file, --rotate and --steps) or use --profile.",
+    );
+  // The client checks again before sending; this gives the usage exit code and message.
+  const badPath = sequence.find((path) => !isKnockPath(path));
+  if (badPath !== undefined)
+    throw new CliUsageError(`Sequence path ${JSON.stringify(badPath)}: ${KNOCK_PATH_FIX}.`);
+  return sequence;
+}
+
+function rotationFromFlags(options: KnockOptions): RotationProfile {
+  const { sequenceKeyFile, rotate, steps } = options;
+  if (sequenceKeyFile === undefined || rotate === undefined || steps === undefined)
+    throw new CliUsageError(
+      "A rotating door needs --sequence-key-file, --rotate and --steps together, as in the gateway config.",
+    );
+  const rotateMs = parseDuration(rotate);
+  if (rotateMs === undefined)
+    throw new CliUsageError(`--rotate ${rotate} is not a duration such as 10m.`);
+  const count = Number(steps);
+  if (!Number.isInteger(count) || count < 1 || count > 16)
+    throw new CliUsageError(`--steps ${steps}: give a whole number from 1 to 16.`);
+  return { keyFile: sequenceKeyFile, rotateMs, steps: count };
 }
 
 /** A fixed --code, or the secret file read now and the code computed just before sending. */
@@ -143,26 +190,6 @@ function codeSource(
   const problem = malformedSecret(secret);
   if (problem !== undefined) throw new CliUsageError(`Secret file ${file}: ${problem}.`);
   return () => currentTotp(secret, deps.now());
-}
-
-function loadProfile(options: KnockOptions, deps: CliDeps): KnockProfile {
-  const path = options.clientConfig ?? defaultClientConfigPath(deps.env);
-  if (path === undefined)
-    throw new CliUsageError("No client config: pass --client-config FILE (HOME is not set).");
-  let text: string;
-  try {
-    text = deps.readFile(path);
-  } catch (error) {
-    throw new CliUsageError(
-      `Cannot read client config ${path} (${(error as NodeJS.ErrnoException).code ?? "error"}); see docs/usage.md for its format.`,
-    );
-  }
-  try {
-    return readProfile(text, path, options.profile ?? "", deps.env);
-  } catch (error) {
-    if (error instanceof ClientConfigError) throw new CliUsageError(error.message);
-    throw error;
-  }
 }
 
 /** One line for people: what opened, for whom, and until when (UTC and seconds). */

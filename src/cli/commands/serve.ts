@@ -26,6 +26,15 @@ export async function runUntilSignal(
   const gateway = createGateway(config, { log, now: deps.now });
   const urls = await gateway.start();
   await onStarted?.(urls, gateway);
+  // Live reload (issue 15) is not built yet. The systemd unit's ExecReload sends SIGHUP,
+  // whose default action would kill the gateway: say so instead, and keep serving.
+  const refuseReload = () => {
+    log.warn(
+      { event: "reload-unsupported", signal: "SIGHUP" },
+      "reload is not supported yet; the old config stays in force. Restart to apply changes",
+    );
+  };
+  process.on("SIGHUP", refuseReload);
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       log.info({ event: "shutdown", signal }, "stopping; open grants keep their expiry");
@@ -33,5 +42,5 @@ export async function runUntilSignal(
     };
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
-  });
+  }).finally(() => process.off("SIGHUP", refuseReload));
 }

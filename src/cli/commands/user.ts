@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { generateSecret, generateURI } from "otplib";
@@ -6,6 +6,7 @@ import QRCode from "qrcode";
 import { DOOR_NAME, DOOR_NAME_FIX, USER_NAME, USER_NAME_FIX } from "../../config/names.js";
 import { CliUsageError } from "../config-option.js";
 import type { CliDeps } from "../deps.js";
+import { ensurePrivateDir, writePrivate } from "../private-file.js";
 
 /** Where `webknock user add` writes secrets unless told otherwise; next to /etc/webknock/*.yaml. */
 export const DEFAULT_SECRET_DIR = "/etc/webknock/secrets";
@@ -99,35 +100,4 @@ export function configSnippet(name: string, file: string, door: string | undefin
     lines.push(`  ${door}:`, `    users: [..., ${name}]  # add ${name} to the existing list`);
   }
   return `${lines.join("\n")}\n`;
-}
-
-/** Creates the directory 0700 if missing; returns a warning when an existing one is too open. */
-function ensurePrivateDir(dir: string): string | undefined {
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    throw new CliUsageError(
-      `Cannot create ${dir} (${(error as NodeJS.ErrnoException).code ?? "error"}); pass --secret-dir DIR or run as a user who may write there.`,
-    );
-  }
-  const mode = statSync(dir).mode & 0o777;
-  return (mode & 0o077) === 0
-    ? undefined
-    : `Warning: ${dir} is mode 0${mode.toString(8)}; other users may list it. chmod 700 ${dir}`;
-}
-
-/** Writes a file readable by its owner only; refuses to replace one unless forced. */
-function writePrivate(path: string, data: string | Buffer, force: boolean, hint: string): void {
-  try {
-    writeFileSync(path, data, { mode: 0o600, flag: force ? "w" : "wx" });
-    // `mode` applies only when the file is created; a forced replace keeps the old mode.
-    chmodSync(path, 0o600);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? "error";
-    throw new CliUsageError(
-      code === "EEXIST"
-        ? `${path} already exists; refusing to overwrite it (${hint}).`
-        : `Cannot write ${path} (${code}).`,
-    );
-  }
 }

@@ -1,0 +1,108 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import express from "express";
+import type { RedeemResult } from "../knock/engine.js";
+import type { StepHandler, StepHandlerDeps } from "./answer-step.js";
+
+/** Bodies carry a 22-character challenge, a user name and six digits: 4 KB is plenty. */
+const BODY_LIMIT = "4kb";
+
+/** A connect-style middleware on plain node:http objects, as body-parser's are. */
+type BodyParser = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: (error?: unknown) => void,
+) => void;
+
+/**
+ * Form and JSON bodies, as body-parser reads them: bounded, charset-checked, inflated
+ * (gzip, deflate, br) within the same limit. Each sets `req.body` when its type matches.
+ */
+const PARSERS: readonly BodyParser[] = [
+  express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 10 }),
+  express.json({ limit: BODY_LIMIT, strict: true }),
+];
+
+/** What a POST without a live challenge gets, as the engine's own refusal. */
+const REFUSED: RedeemResult = Object.freeze({ kind: "decoy" });
+
+/** POST of a last step: reads the form and redeems the challenge in it. */
+export function createAnswerRedeem(deps: StepHandlerDeps): StepHandler {
+  const { engine, stranger, respond, answerError } = deps;
+  const answer = (req: IncomingMessage, res: ServerResponse, result: RedeemResult): void => {
+    switch (result.kind) {
+      case "decoy":
+        stranger.refuse(res);
+        return;
+      case "denied":
+        respond(req, res, {
+          status: 403,
+          json: { error: "denied" },
+          view: "denied",
+          title: "Not opened",
+        });
+        return;
+      case "granted": {
+        const { grant } = result;
+        const granted = {
+          door: grant.door,
+          ip: grant.ip,
+          ports: grant.ports.map((p) => `${p.proto}/${p.port}`),
+          openFor: Math.round((grant.expiresAt - grant.grantedAt) / 1000),
+          expiresAt: new Date(grant.expiresAt).toISOString(),
+          hosts: result.hosts,
+        };
+        respond(req, res, {
+          status: 200,
+          json: { granted },
+          view: "granted",
+          title: "Open",
+          values: {
+            ports: granted.ports.join(", "),
+            ip: granted.ip,
+            openFor: granted.openFor,
+            expiresAtIso: granted.expiresAt,
+            // Shown without JavaScript; the page's script swaps in the phone's local time.
+            expiresAtText: `${granted.expiresAt.slice(11, 19)} UTC`,
+          },
+        });
+      }
+    }
+  };
+  return (req, res, step, ip) => {
+    // Without a live challenge for this door and IP the body is never read: the answer is
+    // the stranger's, as at once as on a random path, whatever the body's size or pace.
+    engine
+      .hasChallenge(step, ip)
+      .then((live) =>
+        live ? readForm(req, res).then((form) => engine.redeem(step, ip, form)) : REFUSED,
+      )
+      .then(
+        (result) => {
+          answer(req, res, result);
+        },
+        (error: unknown) => {
+          answerError(req, res, error, ip);
+        },
+      );
+  };
+}
+
+/** The three fields of a redemption; anything else in the body is ignored. */
+async function readForm(
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<{ challenge: unknown; user: unknown; code: unknown }> {
+  const parsed = req as IncomingMessage & { body?: unknown };
+  for (const parse of PARSERS) {
+    await new Promise<void>((resolve, reject) => {
+      parse(req, res, (error) => {
+        if (error === undefined || error === null) resolve();
+        else reject(error instanceof Error ? error : new Error("the body parser failed"));
+      });
+    });
+  }
+  const body = (
+    typeof parsed.body === "object" && parsed.body !== null ? parsed.body : {}
+  ) as Record<string, unknown>;
+  return { challenge: body.challenge, user: body.user, code: body.code };
+}

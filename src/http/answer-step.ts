@@ -1,0 +1,71 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { KnockEngine, StepRef } from "../knock/engine.js";
+import type { Logger } from "../log.js";
+import type { AnswerError } from "./answer-error.js";
+import type { Respond } from "./respond.js";
+import type { Stranger } from "./stranger.js";
+
+/** Answers a request the edge routed to a step; the step and IP are the edge's lookup. */
+export type StepHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  step: StepRef,
+  ip: string,
+) => void;
+
+/** What the step handlers need. */
+export interface StepHandlerDeps {
+  readonly engine: KnockEngine;
+  readonly stranger: Stranger;
+  readonly respond: Respond;
+  readonly answerError: AnswerError;
+}
+
+/**
+ * GET of an intermediate step. Its answer never depends on the store (only a last step
+ * issues a challenge), so the stranger's answer goes out first and the step is recorded
+ * after: the timing is a random path's, and a store outage changes nothing a client
+ * sees. A lost step is logged; the client's next step finds its progress missing.
+ */
+export function createAdvance(deps: StepHandlerDeps & { readonly log: Logger }): StepHandler {
+  const { engine, stranger, log } = deps;
+  return (_req, res, step, ip) => {
+    stranger.refuse(res);
+    engine.step(step, ip).catch((error: unknown) => {
+      log.error({ event: "unavailable", err: error, ip }, "a knock step was not recorded");
+    });
+  };
+}
+
+/** GET of a last step: the challenge page when the sequence is complete, else the decoy. */
+export function createAnswerStep(deps: StepHandlerDeps): StepHandler {
+  const { engine, stranger, respond, answerError } = deps;
+  return (req, res, step, ip) => {
+    engine.step(step, ip).then(
+      (result) => {
+        if (result.kind === "decoy") {
+          stranger.refuse(res);
+          return;
+        }
+        respond(req, res, {
+          status: 200,
+          json: {
+            door: result.door.name,
+            challenge: result.token,
+            expiresIn: result.expiresInSeconds,
+          },
+          view: "challenge",
+          title: "Enter your code",
+          values: {
+            action: result.door.sequence[step.index] ?? "",
+            challenge: result.token,
+            expiresIn: result.expiresInSeconds,
+          },
+        });
+      },
+      (error: unknown) => {
+        answerError(req, res, error, ip);
+      },
+    );
+  };
+}

@@ -1,0 +1,130 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createNetns, deleteNetns, deleteStaleNetns, type Netns } from "../support/netns.js";
+import { readUnitFile, serviceValue } from "./unit-file.js";
+
+const UNIT = fileURLToPath(new URL("../../contrib/systemd/webknock.service", import.meta.url));
+const IPSET_DROPIN = fileURLToPath(
+  new URL("../../contrib/systemd/webknock.service.d/ipset.conf", import.meta.url),
+);
+const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+/** The issue's ceiling for `systemd-analyze security` (0 = locked down, 10 = fully exposed). */
+const MAX_EXPOSURE = 2.5;
+
+describe("contrib/systemd/webknock.service", () => {
+  const unit = readUnitFile(UNIT);
+
+  it(`scores ${MAX_EXPOSURE} or below in systemd-analyze security`, async () => {
+    const result = await execa("systemd-analyze", ["security", "--offline=yes", UNIT], {
+      reject: false,
+      timeout: 30_000,
+      env: { SYSTEMD_COLORS: "0" },
+    });
+    const score = /Overall exposure level for webknock\.service: (\d+(?:\.\d+)?)/.exec(
+      result.stdout,
+    )?.[1];
+    expect(score, `${result.stdout}\n${result.stderr}`).toBeDefined();
+    expect(Number(score)).toBeLessThanOrEqual(MAX_EXPOSURE);
+  });
+
+  it("has the hardening the issue asks for", () => {
+    const caps = ["CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE"];
+    expect(serviceValue(unit, "AmbientCapabilities").split(/\s+/).sort()).toEqual(caps);
+    expect(serviceValue(unit, "CapabilityBoundingSet").split(/\s+/).sort()).toEqual(caps);
+    expect(serviceValue(unit, "User")).toBe("webknock");
+    expect(serviceValue(unit, "NoNewPrivileges")).toBe("yes");
+    expect(serviceValue(unit, "ProtectSystem")).toBe("strict");
+    expect(serviceValue(unit, "ProtectHome")).toBe("yes");
+    expect(serviceValue(unit, "PrivateTmp")).toBe("yes");
+    expect(serviceValue(unit, "RestrictAddressFamilies").split(/\s+/)).toContain("AF_NETLINK");
+    expect(serviceValue(unit, "SystemCallFilter")).toMatch(/^@system-service\b/);
+    // The command backend's default stateFile lives here (src/config/schema.ts).
+    expect(serviceValue(unit, "ReadWritePaths").split(/\s+/)).toContain("/var/lib/webknock");
+    expect(serviceValue(unit, "ExecReload")).toMatch(/kill -HUP \$MAINPID$/);
+    // V8's JIT needs W+X pages: this one must stay off or Node dies at start.
+    expect(serviceValue(unit, "MemoryDenyWriteExecute")).toBe("");
+  });
+
+  describe("its user and capabilities suffice to manage the firewall", { timeout: 90_000 }, () => {
+    let ns: Netns | undefined;
+    let dir = "";
+    beforeAll(async () => {
+      await deleteStaleNetns();
+      ns = await createNetns();
+      dir = mkdtempSync(join(tmpdir(), "webknock-unit-"));
+      chmodSync(dir, 0o755);
+      // Stands in for the unit's RuntimeDirectory, owned by the service's user.
+      mkdirSync(join(dir, "run"), { mode: 0o777 });
+      chmodSync(join(dir, "run"), 0o777);
+    });
+    afterAll(async () => {
+      await deleteNetns(ns);
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    // iptables' `-m set` match reaches ipset through a raw socket, so the ipset backend
+    // needs the CAP_NET_RAW drop-in (contrib/systemd/webknock.service.d/ipset.conf).
+    const dropin = serviceValue(readUnitFile(IPSET_DROPIN), "AmbientCapabilities");
+    it.each([
+      ["iptables", ""],
+      ["nftables", ""],
+      ["ipset", dropin],
+    ] as const)(
+      "firewall init (%s) as nobody with only the unit's capabilities plus %j",
+      async (backend, extra) => {
+        const file = join(dir, `${backend}.yaml`);
+        writeFileSync(
+          file,
+          `firewall: { backend: ${backend} }
+doors: { ssh: { sequence: [/a], open: [tcp/22], users: [alice] } }
+users: { alice: { secret: NB2HI4DTHIXS6ZLYMFWXA3DFFZRW63JPORSXG5DT } }
+`,
+          { mode: 0o644 },
+        );
+        // The unit's own capability list and xtables lock, applied with setpriv as an
+        // unprivileged uid: what systemd would hand the process, minus the sandbox.
+        const caps = `${serviceValue(unit, "AmbientCapabilities")} ${extra}`
+          .trim()
+          .split(/\s+/)
+          .map((c) => `+${c.replace(/^CAP_/, "").toLowerCase()}`)
+          .join(",");
+        const env = serviceValue(unit, "Environment")
+          .split(/\s+/)
+          .filter((e) => e.startsWith("XTABLES_LOCKFILE="))
+          .map((e) => e.replace("/run/webknock", join(dir, "run")));
+        const result = await ns?.run("setpriv", [
+          "--reuid=65534",
+          "--regid=65534",
+          "--clear-groups",
+          `--inh-caps=-all,${caps}`,
+          `--ambient-caps=-all,${caps}`,
+          `--bounding-set=-all,${caps}`,
+          "--no-new-privs",
+          "env",
+          `HOME=${join(dir, "run")}`,
+          `TMPDIR=${join(dir, "run")}`,
+          ...env,
+          process.execPath,
+          "--import",
+          "tsx",
+          MAIN,
+          "firewall",
+          "init",
+          "-c",
+          file,
+        ]);
+        expect(result?.stderr).toBe("");
+        expect(result?.stdout).toContain("protecting tcp/22");
+        const listing =
+          backend === "nftables"
+            ? await ns?.exec("nft", ["list", "table", "inet", "webknock"])
+            : await ns?.exec("ip6tables", ["-w", "-S", "WEBKNOCK"]);
+        expect(listing).toMatch(/22/);
+      },
+    );
+  });
+});
