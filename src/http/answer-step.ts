@@ -22,6 +22,15 @@ export interface StepHandlerDeps {
 }
 
 /**
+ * Intermediate steps recorded at once at most. The answer no longer waits for the store,
+ * so nothing else stops a flood on a step path from queueing store calls without bound
+ * (memory, and CPU spent on a backlog). Past this, steps are not recorded: the flood gets
+ * the same decoy, and a person knocking during it simply knocks again (fail closed).
+ * 512 is far above what a loopback Redis has in flight at its full rate.
+ */
+export const MAX_PENDING_STEPS = 512;
+
+/**
  * GET of an intermediate step. Its answer never depends on the store (only a last step
  * issues a challenge), so the stranger's answer goes out first and the step is recorded
  * after: the timing is a random path's, and a store outage changes nothing a client
@@ -29,11 +38,30 @@ export interface StepHandlerDeps {
  */
 export function createAdvance(deps: StepHandlerDeps & { readonly log: Logger }): StepHandler {
   const { engine, stranger, log } = deps;
+  let pending = 0;
+  let overloaded = false;
   return (_req, res, step, ip) => {
     stranger.refuse(res);
-    engine.step(step, ip).catch((error: unknown) => {
-      log.error({ event: "unavailable", err: error, ip }, "a knock step was not recorded");
-    });
+    if (pending >= MAX_PENDING_STEPS) {
+      if (!overloaded) {
+        overloaded = true;
+        log.warn(
+          { event: "step-overload", pending },
+          "too many knock steps waiting for the store; further steps are not recorded",
+        );
+      }
+      return;
+    }
+    pending++;
+    engine
+      .step(step, ip)
+      .catch((error: unknown) => {
+        log.error({ event: "unavailable", err: error, ip }, "a knock step was not recorded");
+      })
+      .finally(() => {
+        pending--;
+        if (pending < MAX_PENDING_STEPS / 2) overloaded = false;
+      });
   };
 }
 

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { StoreUnavailableError } from "../../src/errors.js";
 import { createGateway } from "../../src/gateway.js";
 import { silentLogger } from "../../src/log.js";
+import { MAX_PENDING_STEPS } from "../../src/http/answer-step.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { AdvanceOutcome, AdvanceRequest } from "../../src/store/types.js";
 import { LAST, RecordingFirewall, SEQUENCE, testConfig } from "../support/gateway.js";
@@ -94,6 +95,18 @@ describe("GET of an intermediate step (served by the edge without Express)", () 
       300,
     );
     expect(last.timing).toBe("waits");
+  });
+
+  it("records at most MAX_PENDING_STEPS steps while the store is slow, and still answers", async () => {
+    const store = new CountingStore();
+    store.hanging = true;
+    const port = await start(store);
+    const random = await get(port, "/wp-login.php");
+    const extra = 5;
+    for (let sent = 0; sent < MAX_PENDING_STEPS + extra; sent++) {
+      expect(await get(port, SEQUENCE[sent % 2 === 0 ? 0 : 1])).toEqual(random);
+    }
+    expect(store.advances).toBe(MAX_PENDING_STEPS);
   });
 
   it("keeps the last step's 503 on an outage, for GET and POST", async () => {
