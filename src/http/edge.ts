@@ -6,7 +6,6 @@ import { createAnswerRedeem } from "./answer-redeem.js";
 import { createAdvance, createAnswerStep, type StepHandlerDeps } from "./answer-step.js";
 import type { ClientIpResolver } from "../net/client-ip.js";
 import type { Stranger as FrontServer } from "../stealth/stranger.js";
-import { createDecoy } from "./decoy.js";
 import { createResponder } from "./respond.js";
 import { routeRequest } from "./route.js";
 import { createStranger } from "./stranger.js";
@@ -35,7 +34,7 @@ export interface EdgeDeps {
 export function createEdgeHandler(deps: EdgeDeps): RequestListener {
   const { engine, clientIp, log } = deps;
   const { front } = deps;
-  const stranger = createStranger(createDecoy(front), deps.onUnknownPath);
+  const stranger = createStranger(front, deps.onUnknownPath);
   const respond = createResponder(deps.views);
   const answerError = createAnswerError({ respond, stranger, log });
   const leaf: StepHandlerDeps = { engine, stranger, respond, answerError };

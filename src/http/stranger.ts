@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Decoy } from "./decoy.js";
+import type { Stranger as FrontServer } from "../stealth/stranger.js";
 
 /**
- * What a stranger sees, in one place: every answer that refuses something ends here, so
- * stealth is decided once. Today that is the decoy; an upstream proxy or another decoy
- * profile plugs in behind the same two calls.
+ * What a stranger sees, as the step handlers ask for it: every answer that refuses
+ * something ends at the front server (src/stealth: nginx's bytes or the upstream site),
+ * so stealth is decided once. It carries no security headers; those belong on
+ * webknock's own pages, not on an answer that must look like every other nginx 404.
  */
 export interface Stranger {
   /**
@@ -20,18 +21,20 @@ export interface Stranger {
   refuse(res: ServerResponse): void;
 }
 
-/** The stranger's answers from a decoy and the scanner detector's hook. */
+/** The stranger's answers from the front server and the scanner detector's hook. */
 export function createStranger(
-  decoy: Decoy,
+  front: FrontServer,
   onUnknownPath?: (req: IncomingMessage, path: string) => void,
 ): Stranger {
+  // A handler that already answered (an error after a partial reply) is left alone.
+  const answer = (res: ServerResponse) => {
+    if (!res.headersSent) front.answer(res.req, res);
+  };
   return {
     unknownPath(req, res, path) {
       onUnknownPath?.(req, path);
-      decoy.send(res);
+      answer(res);
     },
-    refuse(res) {
-      decoy.send(res);
-    },
+    refuse: answer,
   };
 }
