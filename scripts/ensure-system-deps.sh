@@ -6,12 +6,14 @@
 # nginx-light (the decoy is compared byte for byte with a real nginx).
 # systemd-analyze scores the hardened unit; setpriv runs the CLI with only its capabilities.
 # tini: the compose test runs the Docker image's start command, tini included.
+# openssh: the tunnel tests run a real sshd (in a namespace) and the ssh client through 443.
 set -euo pipefail
 declare -A need=(
   [redis-server]=redis-server [iptables]=iptables [ipset]=ipset [nft]=nftables
   [ip]=iproute2 [conntrack]=conntrack [oathtool]=oathtool [chromium]=chromium
   [curl]=curl [openssl]=openssl [nginx]=nginx-light [redis-sentinel]=redis-sentinel
   [systemd-analyze]=systemd [setpriv]=util-linux [tini]=tini
+  [sshd]=openssh-server [ssh]=openssh-client
 )
 missing=()
 for bin in "${!need[@]}"; do
@@ -24,7 +26,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
+  # Packages must not start their services (the host's own sshd, nginx, redis): tests start
+  # their own on private ports or in namespaces. policy-rc.d exit 101 = "not allowed".
+  policy=/usr/sbin/policy-rc.d
+  created_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && created_policy=1
+  fi
   apt-get update -qq >&2
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi
 fi
 # The packaged redis-server service is not used (tests start their own on a private port).
