@@ -12,6 +12,8 @@ import { createDefences } from "./defences/index.js";
 import { createClientIpResolver } from "./net/client-ip.js";
 import { closeServer, listen } from "./net/listen.js";
 import { createEdgeHandler } from "./http/edge.js";
+import type { EnrollDeps } from "./http/answer-enroll.js";
+import { EnrollmentPaths } from "./passkey/enroll-paths.js";
 import { createStranger, type Stranger } from "./stealth/stranger.js";
 import { Views } from "./http/views.js";
 import { KnockEngine, type AttemptLimiter } from "./knock/engine.js";
@@ -62,7 +64,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   const { log, now } = deps;
   const backend =
     deps.backend ??
-    (deps.store ? memoryBackend(deps.store) : createStoreBackend(config, { now, log }));
+    (deps.store ? memoryBackend(deps.store, now) : createStoreBackend(config, { now, log }));
   const rawStore = backend.store;
   const fleet = createFleet(config, backend.redis, now);
   // Metrics exist only with the admin API that serves them; otherwise nothing is wrapped.
@@ -114,6 +116,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       : undefined;
   let adminUrl: string | undefined;
   const stranger = createStranger(config.server);
+  const enroll = enrollDeps(config, backend, now, log);
   const handler = createEdgeHandler({
     engine,
     front: stranger,
@@ -121,6 +124,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     clientIp,
     log,
     onUnknownPath: defences.onUnknownPath,
+    ...(enroll === undefined ? {} : { enroll }),
   });
   const servers: Server[] = [];
 
@@ -144,6 +148,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       // the admin having run `webknock firewall init` first.
       await firewall.init(config.doors.flatMap((door) => door.open));
       await grants.start(config.firewall.sweepIntervalMs);
+      await enroll?.paths.start();
       const urls: string[] = [];
       for (const address of config.server.listen) {
         const server = createListener(address, handler, stranger);
@@ -161,9 +166,28 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       await Promise.all(servers.map(closeServer));
       await admin?.stop();
       await grants.stop();
+      enroll?.paths.stop();
       await backend.close();
       await stranger.close();
     },
+  };
+}
+
+/** Passkey enrollment pages, when some user has passkeys (server.rpId and origin are then set). */
+function enrollDeps(
+  config: GatewayConfig,
+  backend: StoreBackend,
+  now: Clock,
+  log: Logger,
+): EnrollDeps | undefined {
+  const { rpId, origin } = config.server;
+  if (rpId === undefined || origin === undefined) return undefined;
+  return {
+    paths: new EnrollmentPaths(backend.enrollments, now, log),
+    rp: { rpId, origin },
+    users: config.users,
+    now,
+    log,
   };
 }
 
