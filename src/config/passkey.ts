@@ -25,13 +25,17 @@ export const passkeysField = text(
   "write the path of the user's passkey file, such as /etc/webknock/alice.passkeys",
 );
 
-/** `server.rpId`: the WebAuthn relying party ID, a host name. */
+const RP_ID_FIX =
+  "write a lower-case host name without scheme or port, such as knock.example.net (an IP address cannot be an RP ID)";
+
+/** `server.rpId`: the WebAuthn relying party ID, a host name (never an IP address). */
 export const rpIdField = z
   .string("write the host name people open, such as knock.example.net")
   .regex(
     /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/,
-    "write a lower-case host name without scheme or port, such as knock.example.net (an IP address cannot be an RP ID)",
-  );
+    RP_ID_FIX,
+  )
+  .refine((host) => !/^[0-9.]+$/.test(host), RP_ID_FIX);
 
 /** `server.origin`: scheme, host and port the browser shows, with no path. */
 export const originField = z

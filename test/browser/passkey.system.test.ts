@@ -42,12 +42,18 @@ const logSink = new Writable({
 let dir: string;
 let configPath: string;
 let base: string;
-let gateway: Gateway;
+let gateway: Gateway | undefined;
 let firewall: RecordingFirewall;
-let browser: Browser;
-let otherOrigin: Server;
+let browser: Browser | undefined;
+let otherOrigin: Server | undefined;
 const prefix = `pk:${randomUUID().slice(0, 12)}:`;
 const redis = createRedisClient(inject("redisUrl"));
+
+/** A part beforeAll started (undefined only if it failed, and then no test runs). */
+function started<T>(part: T | undefined): T {
+  if (part === undefined) throw new Error("beforeAll did not start everything");
+  return part;
+}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -89,8 +95,9 @@ users:
     firewall,
   });
   await gateway.start();
-  otherOrigin = createServer((_req, res) => res.end("<!doctype html><title>elsewhere</title>"));
-  await new Promise<void>((resolve) => otherOrigin.listen(0, "127.0.0.1", resolve));
+  const elsewhere = createServer((_req, res) => res.end("<!doctype html><title>elsewhere</title>"));
+  otherOrigin = elsewhere;
+  await new Promise<void>((resolve) => elsewhere.listen(0, "127.0.0.1", resolve));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
@@ -111,7 +118,7 @@ afterAll(async () => {
 async function phone(
   headers: Record<string, string> = {},
 ): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ ...PHONE, extraHTTPHeaders: headers });
+  const context = await started(browser).newContext({ ...PHONE, extraHTTPHeaders: headers });
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send("WebAuthn.enable");
@@ -273,7 +280,7 @@ describe("passkeys in a real browser", { timeout: 60_000 }, () => {
   it("refuses an assertion made for another origin or RP ID", async () => {
     const local = client();
     const token = await local.walk();
-    const port = (otherOrigin.address() as AddressInfo).port;
+    const port = (started(otherOrigin).address() as AddressInfo).port;
     await alice.page.goto(`http://localhost:${port}/`);
     await alice.page.addScriptTag({ content: webauthnBrowserBundle() });
     const phished = await alice.page.evaluate(
@@ -358,7 +365,7 @@ describe("passkeys in a real browser", { timeout: 60_000 }, () => {
     expect(box?.height).toBeGreaterThanOrEqual(48);
     await alice.context.close();
 
-    const context = await browser.newContext({ ...PHONE, javaScriptEnabled: false });
+    const context = await started(browser).newContext({ ...PHONE, javaScriptEnabled: false });
     const page = await context.newPage();
     await walk(page);
     expect(await page.isVisible("#code")).toBe(true);

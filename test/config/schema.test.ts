@@ -83,6 +83,7 @@ const CUSTOM_BAD: Readonly<Record<string, readonly unknown[]>> = {
   "users.*": [{ secretEnv: "ALICE", secret: SECRET }, { sources: [] }],
   "users.*.sources": [["::g"]],
   "users.*.factors": [["totp", "totp"]],
+  "server.rpId": ["10.0.0.1"],
   "firewall.sweepInterval": ["0s"],
   "firewall.command.open": [["%IP%", "/bin/true"], ["/bin/allow", "%HOST%"], [""]],
   "firewall.command.close": [["/bin/deny", "%SECONDS%"], ["%PROTO%"]],
