@@ -36,6 +36,15 @@ users:
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("config check names each user's factors and the passkey origin's secure context", async () => {
+    const run = await cli(["config", "check", "-c", config]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain("users:    alice (passkey), bob (totp)");
+    expect(run.stdout).toContain(
+      "passkeys: RP ID localhost, origin http://localhost:8080 (secure context: localhost, for tests only: browsers elsewhere need HTTPS); enrollment needs store.redis",
+    );
+  });
+
   it("lists a user's passkeys without their public keys", async () => {
     const run = await cli(["user", "passkey", "list", "alice", "-c", config]);
     expect(run.code).toBe(0);
