@@ -131,7 +131,7 @@ export async function verifyAssertion(
     if (!result.verified) return { ok: false, reason: "bad-assertion", detail: "not verified" };
     counter = result.authenticationInfo.newCounter;
   } catch (error) {
-    return { ok: false, reason: "bad-assertion", detail: (error as Error).message.slice(0, 200) };
+    return { ok: false, reason: "bad-assertion", detail: why(error) };
   }
   if ((counter > 0 || credential.counter > 0) && counter <= credential.counter)
     return {
@@ -227,6 +227,15 @@ export async function verifyRegistration(
       },
     };
   } catch (error) {
-    return { ok: false, detail: (error as Error).message.slice(0, 200) };
+    return { ok: false, detail: why(error) };
   }
+}
+
+/**
+ * The library's reason, for the audit log, without the values it quotes: those include
+ * challenge tokens, which no log line carries.
+ */
+function why(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/"[^"]*"/g, '"..."').slice(0, 200);
 }
