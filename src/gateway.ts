@@ -11,7 +11,7 @@ import { createFirewall } from "./firewall/index.js";
 import { createExecaRunner, type CommandRunner } from "./firewall/runner.js";
 import type { FirewallAdapter } from "./firewall/types.js";
 import { closeServer, listen } from "./net/listen.js";
-import { createEdgeHandler } from "./http/edge.js";
+import type { createEdgeHandler } from "./http/edge.js";
 import { createStranger, type Stranger } from "./stealth/stranger.js";
 import { Views } from "./http/views.js";
 import type { KnockEngine, AttemptLimiter } from "./knock/engine.js";

@@ -110,7 +110,7 @@ export function manageTlsContext(
     for (const dir of new Set([dirname(current.cert), dirname(current.key)])) {
       try {
         const watcher = watch(dir, { persistent: false }, (_event, file) => {
-          if (file !== null && !names.has(file.toString())) return;
+          if (file !== null && !names.has(file)) return;
           clearTimeout(timer);
           timer = setTimeout(refresh, debounceMs);
           timer.unref();
