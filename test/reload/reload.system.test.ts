@@ -252,6 +252,20 @@ describe("live reload", () => {
     const after = serve.stdout().slice(before);
     expect(after).toMatch(/"event":"revoke","door":"web","ip":"127\.0\.0\.1","user":"w2"/);
     expect(after).toMatch(/"-D","WEBKNOCK[^"]*","-s","127\.0\.0\.1","-p","tcp","--dport","8443"/);
+
+    // The admin token rotates live: the reload asked with the old one, which then stops working.
+    const newToken = "rotated-admin-token-9876543210";
+    writeFileSync(join(dir, "admin.token"), `${newToken}\n`);
+    const rotate = await cli(["reload", "--admin-url", adminUrl], { WEBKNOCK_ADMIN_TOKEN: TOKEN });
+    expect(rotate.stdout).toBe("Reloaded: admin token changed.\n");
+    const old = await cli(["grants", "list", "--admin-url", adminUrl], {
+      WEBKNOCK_ADMIN_TOKEN: TOKEN,
+    });
+    expect(old.code).toBe(3);
+    const fresh = await cli(["grants", "list", "--admin-url", adminUrl], {
+      WEBKNOCK_ADMIN_TOKEN: newToken,
+    });
+    expect(fresh.code).toBe(0);
   }, 20_000);
 });
 

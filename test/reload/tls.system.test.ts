@@ -156,4 +156,25 @@ describe("TLS certificates, renewed live", () => {
     expect(refused.output).toMatch(/alert|handshake failure|no protocols available/i);
     expect((await served(["-tls1_3"])).output).toMatch(/serial=2002/);
   });
+
+  it("starts with minVersion TLSv1.3 too", async () => {
+    writeConfig("TLSv1.3");
+    const now = Date.now;
+    const strict = createGateway(loadConfigFile(configPath()), {
+      log: createLogger({ level: "silent" }),
+      now,
+      store: new MemoryStore(now),
+      firewall: new LogFirewall(() => undefined),
+    });
+    const [url] = await strict.start();
+    const main = port;
+    port = Number(new URL(url ?? "").port);
+    try {
+      expect((await served(["-tls1_2"])).ok).toBe(false);
+      expect((await served(["-tls1_3"])).output).toMatch(/serial=2002/);
+    } finally {
+      port = main;
+      await strict.stop();
+    }
+  });
 });
