@@ -149,7 +149,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       });
       // Idempotent: the base ruleset (closed ports, ESTABLISHED accept) never depends on
       // the admin having run `webknock firewall init` first.
-      await firewall.init(config.doors.flatMap((door) => door.open));
+      await firewall.init(live.config.doors.flatMap((door) => door.open));
       await grants.start(config.firewall.sweepIntervalMs);
       const urls: string[] = [];
       for (const [i, address] of config.server.listen.entries()) {
