@@ -42,8 +42,12 @@ export class PasskeyFileError extends Error {
   }
 }
 
-/** Parses a passkey file's text; throws a plain Error saying what is wrong. */
+/**
+ * Parses a passkey file's text; throws a plain Error saying what is wrong. An empty file
+ * has no passkeys yet (an operator may create it ahead, with its owner and mode).
+ */
 export function parseCredentials(text: string): StoredCredential[] {
+  if (text.trim() === "") return [];
   let data: unknown;
   try {
     data = JSON.parse(text);

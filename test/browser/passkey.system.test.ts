@@ -213,7 +213,7 @@ const denials = (reason: string) =>
   events.filter((e) => e.event === "denial" && e.reason === reason);
 
 // Generous per-test bounds: a loaded CI machine slows Chromium far more than the gateway.
-describe("passkeys in a real browser", { timeout: 60_000 }, () => {
+describe("passkeys in a real browser", { timeout: 120_000 }, () => {
   let alice: { context: BrowserContext; page: Page };
 
   it("enrolls through a one-time URL, then opens the door with the passkey", async () => {

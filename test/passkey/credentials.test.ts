@@ -26,8 +26,9 @@ const credential = (id: string, counter = 0): StoredCredential => ({
 });
 
 describe("the passkey file", () => {
-  it("is an empty list before enrollment creates it", async () => {
+  it("is an empty list before enrollment creates it, or while it is empty", async () => {
     expect(await readCredentials(join(dir, "none.passkeys"))).toEqual([]);
+    expect(parseCredentials("")).toEqual([]);
   });
 
   it("is written atomically with mode 0600 and read back", async () => {
