@@ -21,6 +21,25 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
 }
 
+/** A value a template prints (escaped). */
+export type ViewScalar = string | number;
+
+/**
+ * What a template is filled with: `{{name}}` takes a scalar; `{{#name}}...{{/name}}` takes
+ * a list and repeats its block once per item (none for an empty list), each item's fields
+ * shadowing the outer values inside the block.
+ */
+export interface ViewValues {
+  readonly [key: string]: ViewScalar | readonly ViewValues[];
+}
+
+/**
+ * A section `{{#key}}block{{/key}}` (lazily matched, so sections of other names nest) or a
+ * field `{{key}}`, in one left-to-right pass: what a value expands to is never scanned again,
+ * so a value that looks like a tag stays text.
+ */
+const TAG = /\{\{#(\w+)\}\}([\s\S]*?)\{\{\/\1\}\}|\{\{(\w+)\}\}/g;
+
 /** Renders templates: `{{name}}` is replaced by the escaped value; unknown names are an error. */
 export class Views {
   private readonly templates = new Map<ViewName, string>();
@@ -34,12 +53,28 @@ export class Views {
   }
 
   /** Fills a template; every value is HTML-escaped. */
-  render(name: ViewName, values: Readonly<Record<string, string | number>>): string {
-    const template = this.templates.get(name) ?? "";
-    return template.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
-      const value = values[key];
-      if (value === undefined) throw new Error(`View ${name} needs a value for {{${key}}}`);
-      return escapeHtml(String(value));
-    });
+  render(name: ViewName, values: ViewValues): string {
+    return fill(name, this.templates.get(name) ?? "", values);
   }
+}
+
+/** Expands sections and fields; a missing or mistyped value is a programming error. */
+function fill(name: ViewName, template: string, values: ViewValues): string {
+  return template.replace(
+    TAG,
+    (_, section: string | undefined, block: string | undefined, field: string | undefined) => {
+      if (section !== undefined) {
+        const items = values[section];
+        if (!Array.isArray(items)) throw new Error(`View ${name} needs a list for {{#${section}}}`);
+        return (items as readonly ViewValues[])
+          .map((item) => fill(name, block ?? "", { ...values, ...item }))
+          .join("");
+      }
+      const value = values[field ?? ""];
+      if (typeof value !== "string" && typeof value !== "number") {
+        throw new Error(`View ${name} needs a value for {{${field ?? ""}}}`);
+      }
+      return escapeHtml(String(value));
+    },
+  );
 }
