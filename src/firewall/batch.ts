@@ -1,5 +1,11 @@
-import { assertRule, assertRuleKey } from "./validate.js";
-import { ruleKey, type FirewallAdapter, type FirewallRule, type RuleBatch } from "./types.js";
+import { assertRule, assertRuleKey, secondsLeft } from "./validate.js";
+import {
+  ruleKey,
+  type FirewallAdapter,
+  type FirewallRule,
+  type RuleBatch,
+  type RuleKey,
+} from "./types.js";
 
 /**
  * Applies a batch through the adapter's own batch path when it has one (a restart with
@@ -28,4 +34,22 @@ export function latestPerKey(rules: readonly FirewallRule[]): FirewallRule[] {
     if ((byKey.get(key)?.expiresAt ?? -Infinity) < rule.expiresAt) byKey.set(key, rule);
   }
   return [...byKey.values()];
+}
+
+/** One rule to open with the seconds it has left: what a kernel batch writes as a timeout. */
+export interface TimedRule {
+  readonly rule: RuleKey;
+  readonly seconds: number;
+}
+
+/**
+ * A batch's opens, validated, one per key (the latest expiry), each with its remaining
+ * seconds at `now`; undefined when the batch is empty, so no command needs to run.
+ */
+export function timedOpens(batch: RuleBatch, now: number): TimedRule[] | undefined {
+  const opens = latestPerKey(batch.open.map(assertRule)).map((rule) => ({
+    rule: rule,
+    seconds: secondsLeft(rule.expiresAt, now),
+  }));
+  return opens.length > 0 || batch.close.length > 0 ? opens : undefined;
 }

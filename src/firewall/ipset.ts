@@ -2,7 +2,7 @@ import type { PortSpec } from "../config/types.js";
 import { familyOf, type Family } from "../net/ip.js";
 import { RunnerAdapter, type RunnerAdapterOptions } from "./base.js";
 import { runChecked } from "./runner.js";
-import { latestPerKey } from "./batch.js";
+import { timedOpens, type TimedRule } from "./batch.js";
 import type { FirewallAdapter, FirewallRule, RuleBatch, RuleKey } from "./types.js";
 import { UnsafeValueError } from "../errors.js";
 import {
@@ -71,7 +71,7 @@ export const ipsetDelArgs = (set: string, rule: RuleKey): string[] => [
  */
 export function ipsetRestoreInput(
   chain: string,
-  opens: readonly { readonly rule: RuleKey; readonly seconds: number }[],
+  opens: readonly TimedRule[],
   closes: readonly RuleKey[],
 ): string {
   const setOf = (key: RuleKey) => ipsetName(chain, familyOf(assertRuleKey(key).ip));
@@ -158,15 +158,10 @@ export class IpsetFirewall extends RunnerAdapter implements FirewallAdapter {
 
   applyBatch(batch: RuleBatch): Promise<void> {
     return this.serial(async () => {
-      const now = this.now();
-      const opens = latestPerKey(batch.open.map(assertRule)).map((rule) => ({
-        rule,
-        seconds: secondsLeft(rule.expiresAt, now),
-      }));
+      const opens = timedOpens(batch, this.now());
+      if (opens === undefined) return;
       const input = ipsetRestoreInput(this.chain, opens, batch.close);
-      if (opens.length > 0 || batch.close.length > 0) {
-        await runChecked(this.run, "ipset", ["-exist", "restore"], { input });
-      }
+      await runChecked(this.run, "ipset", ["-exist", "restore"], { input });
     });
   }
 

@@ -3,7 +3,7 @@ import { familyOf, type Family } from "../net/ip.js";
 import { RunnerAdapter, type RunnerAdapterOptions } from "./base.js";
 import { FAMILIES } from "./xtables.js";
 import { runChecked } from "./runner.js";
-import { latestPerKey } from "./batch.js";
+import { timedOpens, type TimedRule } from "./batch.js";
 import type { FirewallAdapter, FirewallRule, RuleBatch, RuleKey } from "./types.js";
 import {
   assertKernelName,
@@ -96,7 +96,7 @@ const BATCH_CHUNK = 500;
  */
 export function nftBatchScript(
   table: string,
-  opens: readonly { readonly rule: RuleKey; readonly seconds: number }[],
+  opens: readonly TimedRule[],
   closes: readonly RuleKey[],
 ): string {
   const t = `inet ${assertKernelName(table)}`;
@@ -208,13 +208,8 @@ export class NftablesFirewall extends RunnerAdapter implements FirewallAdapter {
 
   applyBatch(batch: RuleBatch): Promise<void> {
     return this.serial(async () => {
-      const now = this.now();
-      const opens = latestPerKey(batch.open.map(assertRule)).map((rule) => ({
-        rule,
-        seconds: secondsLeft(rule.expiresAt, now),
-      }));
-      const script = nftBatchScript(this.table, opens, batch.close);
-      if (opens.length > 0 || batch.close.length > 0) await this.apply(script);
+      const opens = timedOpens(batch, this.now());
+      if (opens !== undefined) await this.apply(nftBatchScript(this.table, opens, batch.close));
     });
   }
 
