@@ -207,5 +207,5 @@ describe("the result page lists each host as open or pending", () => {
     } finally {
       await browser.close();
     }
-  }, 30_000);
+  }, 45_000);
 });
