@@ -24,6 +24,8 @@ const SERIAL = [
   // Fleet: gateway and agents in network namespaces; Sentinel failover kills a Redis master
   // and times the promotion, which parallel files would slow.
   "test/fleet/fleet.system.test.ts",
+  // Times the knocker's bounded wait for a host that never confirms, and runs Chromium.
+  "test/fleet/result-page.system.test.ts",
   "test/store/sentinel.system.test.ts",
   // Counts commands in Redis's server-wide statistics: parallel files would add to them.
   "test/store/redis-cost.system.test.ts",

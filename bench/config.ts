@@ -24,6 +24,12 @@ export interface BenchParams {
   /** Progress keys written for the Redis memory figure; clients tracked for the RSS figure. */
   readonly redisKeys: number;
   readonly rssClients: number;
+  /** Item 8: grants timed to three agents' kernels; live grants at an agent's restart. */
+  readonly fleetGrants: number;
+  readonly fleetResyncGrants: number;
+  /** Item 8: the stream's retention (scaled down from the hour) and the steady grant rate per second. */
+  readonly fleetRetentionMs: number;
+  readonly fleetRate: number;
 }
 
 /** Parameters for the quick (CI) or full run. */
@@ -41,6 +47,10 @@ export function benchParams(quick: boolean): BenchParams {
         populateCapMs: 8_000,
         redisKeys: 2_000,
         rssClients: 10_000,
+        fleetGrants: 10,
+        fleetResyncGrants: 1_000,
+        fleetRetentionMs: 500,
+        fleetRate: 200,
       }
     : {
         quick,
@@ -54,6 +64,10 @@ export function benchParams(quick: boolean): BenchParams {
         populateCapMs: 240_000,
         redisKeys: 20_000,
         rssClients: 100_000,
+        fleetGrants: 200,
+        fleetResyncGrants: 10_000,
+        fleetRetentionMs: 3_000,
+        fleetRate: 500,
       };
 }
 

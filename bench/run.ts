@@ -8,6 +8,7 @@ import { knockLatency, knockUnderFlood } from "./knock-latency.js";
 import { gatewayRss, redisMemory } from "./memory.js";
 import { renderMarkdown, ROW_IDS, type Row } from "./report.js";
 import { decoyThroughput, stepThroughput } from "./throughput.js";
+import { fleetBench } from "./fleet.js";
 import { upstreamProxy } from "./upstream.js";
 
 const NOTES = [
@@ -19,6 +20,7 @@ const NOTES = [
   "3 and 5: each knock uses a distinct user (a fresh TOTP step, so replay protection is not tripped) and a distinct client IP sent as X-Forwarded-For from loopback (trusted in the bench config). Time is measured from the first GET to the grant response and includes the client.",
   "4: grants are added with adapter.open (iptables: one iptables-restore of the same rule specs, since its open lists the whole chain and filling 10,000 one by one is quadratic); each timed open is of a new IP and is closed again untimed so the level stays put.",
   "7: decoy: upstream. A 1 KiB page from a plain node:http site, fetched directly and through a webknock gateway with `decoy: upstream` (undici pool to the site), in alternated rounds; both servers run in their own processes, so the proxied figure also pays for the site. Added latency: one keep-alive connection, sequential GETs, blocks of 100 alternated, medians.",
+  "8: fleet. Three agents, each its own process (the real FleetAgent, logged in as its own Redis ACL user) on a real kernel set in its own namespace (nftables, ipset, nftables); their commands go through `ip netns exec`, which a deployed agent does not pay. 8.latency: each grant is published as the gateway does (FleetPublisher: snapshot + XADD in one script), one every ~10 ms; the time is from just before the publish to when the agent's adapter.open returned (high-resolution epoch clocks of the two processes), and each element is then looked up in the kernel set (`nft get element` / `ipset test`). 8.resync: web1's agent is killed, its set emptied (a rebooted host), its host given the live grants, and a new agent process started; the time is agent.start() (base ruleset, snapshot, one `nft -f -` batch, confirmations) and the elements are counted in the kernel after. 8.stream: grants at a steady rate on one host with the retention scaled down from the hour to a few seconds; MEMORY USAGE of the stream (SAMPLES 0, exact) is sampled after each retention period, and bytes per event is that over XLEN.",
 ];
 
 async function netnsAvailable(): Promise<boolean> {
@@ -36,7 +38,7 @@ async function netnsAvailable(): Promise<boolean> {
 export async function runBench(options: {
   quick: boolean;
   redisPort: number;
-  /** Section numbers to run (1-7); all when undefined. */
+  /** Section numbers to run (1-8); all when undefined. */
   only?: readonly number[];
   say: (line: string) => void;
 }): Promise<{ rows: Row[]; markdown: string }> {
@@ -56,6 +58,7 @@ export async function runBench(options: {
     if (want(6)) rows.push(...(await redisMemory(params, redis.url, say)));
     if (want(6)) rows.push(...(await gatewayRss(params, say)));
     if (want(7)) rows.push(...(await upstreamProxy(params, say)));
+    if (want(8)) rows.push(...(await fleetBench(params, redis.url, say, canNetns)));
   } finally {
     closeClient();
     await redis?.stop();

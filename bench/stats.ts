@@ -1,4 +1,8 @@
 /** Small statistics and process helpers shared by the benchmark sections. */
+import { performance } from "node:perf_hooks";
+
+/** High-resolution epoch milliseconds, comparable across processes on one machine. */
+export const preciseNow = (): number => performance.timeOrigin + performance.now();
 
 /** Median of a non-empty list; NaN for an empty one. */
 export function median(values: readonly number[]): number {

@@ -2,7 +2,8 @@ import type { PortSpec } from "../config/types.js";
 import { familyOf, type Family } from "../net/ip.js";
 import { RunnerAdapter, type RunnerAdapterOptions } from "./base.js";
 import { runChecked } from "./runner.js";
-import type { FirewallAdapter, FirewallRule, RuleKey } from "./types.js";
+import { timedOpens, type TimedRule } from "./batch.js";
+import type { FirewallAdapter, FirewallRule, RuleBatch, RuleKey } from "./types.js";
 import { UnsafeValueError } from "../errors.js";
 import {
   assertKernelName,
@@ -61,6 +62,26 @@ export const ipsetDelArgs = (set: string, rule: RuleKey): string[] => [
   ipsetEntry(rule),
   "-exist",
 ];
+
+/**
+ * The input of `ipset -exist restore` for a batch: a `del` per close, then an `add` per
+ * open (with `-exist`, add resets an existing entry's timeout and del of a missing one
+ * succeeds). Each line is built from the same validated argv as the single commands.
+ * `opens` holds one entry per key.
+ */
+export function ipsetRestoreInput(
+  chain: string,
+  opens: readonly TimedRule[],
+  closes: readonly RuleKey[],
+): string {
+  const setOf = (key: RuleKey) => ipsetName(chain, familyOf(assertRuleKey(key).ip));
+  const line = (argv: readonly string[]) => argv.filter((arg) => arg !== "-exist").join(" ");
+  return [
+    ...closes.map((key) => line(ipsetDelArgs(setOf(key), key))),
+    ...opens.map(({ rule, seconds }) => line(ipsetAddArgs(setOf(rule), rule, seconds))),
+    "",
+  ].join("\n");
+}
 
 const ENTRY_LINE = /^add (\S+) (\S+),(tcp|udp):(\d{1,5}) timeout (\d{1,10})$/;
 
@@ -132,6 +153,15 @@ export class IpsetFirewall extends RunnerAdapter implements FirewallAdapter {
       const safe = assertRuleKey(rule);
       const set = ipsetName(this.chain, familyOf(safe.ip));
       await runChecked(this.run, "ipset", ipsetDelArgs(set, safe));
+    });
+  }
+
+  applyBatch(batch: RuleBatch): Promise<void> {
+    return this.serial(async () => {
+      const opens = timedOpens(batch, this.now());
+      if (opens === undefined) return;
+      const input = ipsetRestoreInput(this.chain, opens, batch.close);
+      await runChecked(this.run, "ipset", ["-exist", "restore"], { input });
     });
   }
 

@@ -3,7 +3,8 @@ import { familyOf, type Family } from "../net/ip.js";
 import { RunnerAdapter, type RunnerAdapterOptions } from "./base.js";
 import { FAMILIES } from "./xtables.js";
 import { runChecked } from "./runner.js";
-import type { FirewallAdapter, FirewallRule, RuleKey } from "./types.js";
+import { timedOpens, type TimedRule } from "./batch.js";
+import type { FirewallAdapter, FirewallRule, RuleBatch, RuleKey } from "./types.js";
 import {
   assertKernelName,
   assertPorts,
@@ -85,6 +86,51 @@ export function nftCloseScript(table: string, rule: RuleKey): string {
   ].join("\n");
 }
 
+/** Elements per `add`/`delete element` statement: keeps each line of the script a few tens of KB. */
+const BATCH_CHUNK = 500;
+
+/**
+ * One transaction for a whole batch: for each set, the closes (add with a 1 s timeout so
+ * the delete cannot fail, then delete), then the opens (add, delete, add with the new
+ * timeout, as `nftOpenScript` does for one). `opens` holds one entry per key.
+ */
+export function nftBatchScript(
+  table: string,
+  opens: readonly TimedRule[],
+  closes: readonly RuleKey[],
+): string {
+  const t = `inet ${assertKernelName(table)}`;
+  const lines: string[] = [];
+  const statement = (verb: "add" | "delete", set: string, items: readonly string[]) => {
+    for (let i = 0; i < items.length; i += BATCH_CHUNK) {
+      lines.push(`${verb} element ${t} ${set} { ${items.slice(i, i + BATCH_CHUNK).join(", ")} }`);
+    }
+  };
+  for (const family of FAMILIES) {
+    const set = nftSetName(family);
+    const closing = closes.filter((key) => familyOf(assertRuleKey(key).ip) === family);
+    statement(
+      "add",
+      set,
+      closing.map((key) => `${element(key)} timeout 1s`),
+    );
+    statement("delete", set, closing.map(element));
+    const opening = opens.filter(({ rule }) => familyOf(assertRuleKey(rule).ip) === family);
+    const timed = opening.map(
+      ({ rule, seconds }) => `${element(rule)} timeout ${assertSeconds(seconds)}s`,
+    );
+    statement("add", set, timed);
+    statement(
+      "delete",
+      set,
+      opening.map(({ rule }) => element(rule)),
+    );
+    statement("add", set, timed);
+  }
+  lines.push("");
+  return lines.join("\n");
+}
+
 /** Empties both grant sets in one transaction; the table, chain and drop stay. */
 export function nftFlushScript(table: string): string {
   const t = `inet ${assertKernelName(table)}`;
@@ -158,6 +204,13 @@ export class NftablesFirewall extends RunnerAdapter implements FirewallAdapter {
 
   close(rule: RuleKey): Promise<void> {
     return this.serial(() => this.apply(nftCloseScript(this.table, rule)));
+  }
+
+  applyBatch(batch: RuleBatch): Promise<void> {
+    return this.serial(async () => {
+      const opens = timedOpens(batch, this.now());
+      if (opens !== undefined) await this.apply(nftBatchScript(this.table, opens, batch.close));
+    });
   }
 
   list(): Promise<FirewallRule[]> {

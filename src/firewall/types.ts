@@ -16,6 +16,14 @@ export type RuleKey = Pick<FirewallRule, "ip" | "proto" | "port">;
 /** The key used to compare rules: `ip proto/port`. */
 export const ruleKey = (rule: RuleKey): string => `${rule.ip} ${rule.proto}/${rule.port}`;
 
+/** Rules to open (or refresh) and rules to close, applied together. */
+export interface RuleBatch {
+  /** Opened or refreshed exactly as `open` would; for a key listed twice the later expiry wins. */
+  readonly open: readonly FirewallRule[];
+  /** Closed exactly as `close` would, before the opens. */
+  readonly close: readonly RuleKey[];
+}
+
 /**
  * A firewall backend. Every method is idempotent, awaits the kernel's answer, never
  * goes through a shell, validates every value before it reaches a command, and
@@ -46,6 +54,15 @@ export interface FirewallAdapter {
 
   /** Removes the rule for ip, proto and port if present; established connections live on. */
   close(rule: RuleKey): Promise<void>;
+
+  /**
+   * Optional: applies a whole batch in a fixed number of kernel calls (one `nft -f -`
+   * transaction, one `ipset restore`), with the same outcome as a `close` per key then an
+   * `open` per rule. Every value is validated before the command runs; an invalid one
+   * rejects the whole batch and nothing is applied. Backends without it are driven one
+   * rule at a time by `applyRules`.
+   */
+  applyBatch?(batch: RuleBatch): Promise<void>;
 
   /** Every grant rule webknock currently has in the kernel, with its expiry. */
   list(): Promise<FirewallRule[]>;

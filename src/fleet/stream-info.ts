@@ -48,3 +48,11 @@ export function missedEvents(info: StreamInfo | undefined, cursor: string): bool
   if (compareIds(info.lastId, cursor) <= 0) return false;
   return info.firstId === undefined || compareIds(info.firstId, cursor) > 0;
 }
+
+/** `last-generated-id` from a raw XINFO STREAM reply (as read inside a MULTI). */
+export function lastGeneratedId(info: unknown): string | undefined {
+  if (!Array.isArray(info)) return undefined;
+  const index = info.indexOf("last-generated-id");
+  const value: unknown = info[index + 1];
+  return index >= 0 && typeof value === "string" ? value : undefined;
+}

@@ -1,7 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RedeemResult, Redemption } from "../knock/engine.js";
+import { LOCAL_HOST } from "../fleet/keys.js";
+import type { HostState } from "../fleet/publisher.js";
 import type { StepHandler, StepHandlerDeps } from "./answer-step.js";
 import { readBody } from "./body.js";
+import type { ViewValues } from "./views.js";
 
 /** What a POST without a live challenge gets, as the engine's own refusal. */
 const REFUSED: RedeemResult = Object.freeze({ kind: "decoy" });
@@ -44,6 +47,7 @@ export function createAnswerRedeem(deps: StepHandlerDeps): StepHandler {
             expiresAtIso: granted.expiresAt,
             // Shown without JavaScript; the page's script swaps in the phone's local time.
             expiresAtText: `${granted.expiresAt.slice(11, 19)} UTC`,
+            fleet: hostsSection(result.hosts),
           },
         });
       }
@@ -72,4 +76,24 @@ export function createAnswerRedeem(deps: StepHandlerDeps): StepHandler {
 async function readForm(req: IncomingMessage, res: ServerResponse): Promise<Redemption> {
   const body = await readBody(req, res);
   return { challenge: body.challenge, user: body.user, code: body.code, passkey: body.passkey };
+}
+
+/**
+ * The result page's host list, as the JSON has it: one section when the door names an
+ * agent's host, none for a door that opens only the gateway's own (nothing to tell).
+ */
+export function hostsSection(hosts: Readonly<Record<string, HostState>>): ViewValues[] {
+  const names = Object.keys(hosts);
+  if (names.every((host) => host === LOCAL_HOST)) return [];
+  const states = names.map((host) => ({ host, state: hosts[host] ?? "pending" }));
+  return [
+    {
+      hosts: states.map(({ host, state }) => ({
+        host,
+        state,
+        stateClass: state === "open" ? "ok" : "pending",
+      })),
+      pendingNote: states.some(({ state }) => state === "pending") ? [{}] : [],
+    },
+  ];
 }

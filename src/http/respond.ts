@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import accepts from "accepts";
 import { captureHelmetHeaders } from "./security-headers.js";
-import type { ViewName, Views } from "./views.js";
+import type { ViewName, ViewValues, Views } from "./views.js";
 
 /** One answer of a page webknock itself serves, in both of its forms. */
 export interface PageAnswer {
@@ -15,7 +15,7 @@ export interface PageAnswer {
   /** The page title. */
   readonly title: string;
   /** Template values; `title` and the CSP `nonce` are added. */
-  readonly values?: Readonly<Record<string, string | number>>;
+  readonly values?: ViewValues;
   /** Trusted text for `{{{slots}}}` (the WebAuthn bundle), inserted as is. */
   readonly trusted?: Readonly<Record<string, string>>;
 }

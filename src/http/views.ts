@@ -33,6 +33,25 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
 }
 
+/** A value a template prints (escaped). */
+export type ViewScalar = string | number;
+
+/**
+ * What a template is filled with: `{{name}}` takes a scalar; `{{#name}}...{{/name}}` takes
+ * a list and repeats its block once per item (none for an empty list), each item's fields
+ * shadowing the outer values inside the block.
+ */
+export interface ViewValues {
+  readonly [key: string]: ViewScalar | readonly ViewValues[];
+}
+
+/**
+ * A section `{{#key}}block{{/key}}` (lazily matched, so sections of other names nest) or a
+ * field `{{key}}`, in one left-to-right pass: what a value expands to is never scanned again,
+ * so a value that looks like a tag stays text.
+ */
+const TAG = /\{\{\{(\w+)\}\}\}|\{\{#(\w+)\}\}([\s\S]*?)\{\{\/\2\}\}|\{\{(\w+)\}\}/g;
+
 /** Renders templates: `{{name}}` is replaced by the escaped value; unknown names are an error. */
 export class Views {
   private readonly templates = new Map<ViewName, string>();
@@ -46,29 +65,52 @@ export class Views {
   }
 
   /**
-   * Fills a template; every `{{value}}` is HTML-escaped. `{{{script}}}` slots take trusted
-   * text as is (the WebAuthn browser bundle, read from the package at start-up).
+   * Fills a template; every `{{value}}` is HTML-escaped. `{{{slot}}}` takes trusted text as
+   * is (the WebAuthn browser bundle, read from the package at start-up).
    */
   render(
     name: ViewName,
-    values: Readonly<Record<string, string | number>>,
+    values: ViewValues,
     trusted: Readonly<Record<string, string>> = {},
   ): string {
-    // One pass, so nothing inside inserted text is ever read as a slot.
-    const template = this.templates.get(name) ?? "";
-    return template.replace(
-      /\{\{\{(\w+)\}\}\}|\{\{(\w+)\}\}/g,
-      (_, raw: string | undefined, key: string | undefined) => {
-        if (raw !== undefined) {
-          const text = trusted[raw];
-          if (text === undefined)
-            throw new Error(`View ${name} needs trusted text for {{{${raw}}}}`);
-          return text;
-        }
-        const value = values[key ?? ""];
-        if (value === undefined) throw new Error(`View ${name} needs a value for {{${key ?? ""}}}`);
-        return escapeHtml(String(value));
-      },
-    );
+    return fill(name, this.templates.get(name) ?? "", values, trusted);
   }
+}
+
+/** Expands trusted slots, sections and fields; a missing or mistyped value is a programming error. */
+function fill(
+  name: ViewName,
+  template: string,
+  values: ViewValues,
+  trusted: Readonly<Record<string, string>>,
+): string {
+  return template.replace(
+    TAG,
+    (
+      _,
+      slot: string | undefined,
+      section: string | undefined,
+      block: string | undefined,
+      field: string | undefined,
+    ) => {
+      if (slot !== undefined) {
+        const text = trusted[slot];
+        if (text === undefined)
+          throw new Error(`View ${name} needs trusted text for {{{${slot}}}}`);
+        return text;
+      }
+      if (section !== undefined) {
+        const items = values[section];
+        if (!Array.isArray(items)) throw new Error(`View ${name} needs a list for {{#${section}}}`);
+        return (items as readonly ViewValues[])
+          .map((item) => fill(name, block ?? "", { ...values, ...item }, trusted))
+          .join("");
+      }
+      const value = values[field ?? ""];
+      if (typeof value !== "string" && typeof value !== "number") {
+        throw new Error(`View ${name} needs a value for {{${field ?? ""}}}`);
+      }
+      return escapeHtml(String(value));
+    },
+  );
 }

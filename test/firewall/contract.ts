@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { PortSpec } from "../../src/config/types.js";
 import { UnsafeValueError } from "../../src/errors.js";
-import type { FirewallAdapter, FirewallRule, RuleKey } from "../../src/firewall/types.js";
+import { applyRules } from "../../src/firewall/batch.js";
+import {
+  ruleKey,
+  type FirewallAdapter,
+  type FirewallRule,
+  type RuleKey,
+} from "../../src/firewall/types.js";
 import { createNetns, deleteNetns, deleteStaleNetns, type Netns } from "../support/netns.js";
 
 /** What a backend's test file hands the shared suite. */
@@ -216,6 +222,49 @@ export function describeFirewallContract(name: string, target: ContractTarget): 
       expect(await kernelSnapshot(ns)).toBe(foreignOnly);
       await adapter.uninstall();
       expect(await kernelSnapshot(ns)).toBe(foreignOnly);
+    });
+
+    it("applies a batch like a close per key then an open per rule", async () => {
+      await adapter.open(rule(V4, Date.now() + 30_000));
+      await adapter.open(rule(V4, Date.now() + 60_000, 51820));
+      await adapter.open(rule(V6, Date.now() + 60_000));
+      const later = Date.now() + 120_000;
+      // Hundreds where the backend batches; a few where each rule is its own command.
+      const many = Array.from({ length: adapter.applyBatch ? 300 : 4 }, (_, i) =>
+        rule(`10.200.${10 + Math.floor(i / 250)}.${(i % 250) + 1}`, later),
+      );
+      await applyRules(adapter, {
+        // A refresh (listed twice: the later expiry wins), new IPv4 and IPv6 rules.
+        open: [
+          rule(V4, Date.now() + 60_000),
+          rule(V4, later),
+          ...many,
+          rule("fd00:200:9::8", later),
+        ],
+        // An open rule of each family, and one that does not exist.
+        close: [rule(V4, 0, 51820), rule(V6, 0), rule("10.200.9.99", 0)],
+      });
+      const listed = await adapter.list();
+      const refreshed = await find(adapter, V4);
+      expect(refreshed).toHaveLength(1);
+      expect(refreshed[0]?.expiresAt).toBeGreaterThan(later - SLACK_MS);
+      expect(await find(adapter, V4, 51820)).toEqual([]);
+      expect(await find(adapter, V6)).toEqual([]);
+      expect(await find(adapter, "fd00:200:9::8")).toHaveLength(1);
+      expect(listed).toHaveLength(many.length + 2);
+      if (target.count) expect(await target.count(ns, rule(V4, 0))).toBe(1);
+      // An empty batch changes nothing; a hostile value rejects the batch before any command.
+      const keys = async () => (await adapter.list()).map(ruleKey).sort();
+      const before = await keys();
+      await applyRules(adapter, { open: [], close: [] });
+      await expect(
+        applyRules(adapter, {
+          open: [rule("10.200.9.50", later), rule("10.0.0.1; reboot", later)],
+          close: [],
+        }),
+      ).rejects.toThrow(UnsafeValueError);
+      expect(await keys()).toEqual(before);
+      expect(await find(adapter, "10.200.9.50")).toEqual([]);
     });
 
     it("refuses hostile values before running anything", async () => {

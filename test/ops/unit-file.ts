@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { execa } from "execa";
 
 /**
  * A systemd unit file read into `section -> key -> values` (a key given twice, such as
@@ -31,4 +33,54 @@ export function readUnitFile(path: string): UnitFile {
 /** Every value of `[Service] key`, joined by spaces (systemd merges list settings). */
 export function serviceValue(unit: UnitFile, key: string): string {
   return (unit.get("Service")?.get(key) ?? []).join(" ");
+}
+
+/** Issue 15's ceiling for `systemd-analyze security` (0 = locked down, 10 = fully exposed). */
+export const MAX_EXPOSURE = 2.5;
+
+/** The overall exposure `systemd-analyze security --offline=yes` gives the unit at `path`. */
+export async function exposureScore(path: string): Promise<{ score: number; output: string }> {
+  const result = await execa("systemd-analyze", ["security", "--offline=yes", path], {
+    reject: false,
+    timeout: 30_000,
+    env: { SYSTEMD_COLORS: "0" },
+  });
+  const name = basename(path).replaceAll(".", "\\.");
+  const score = new RegExp(`Overall exposure level for ${name}: (\\d+(?:\\.\\d+)?)`).exec(
+    result.stdout,
+  )?.[1];
+  return {
+    score: score === undefined ? Number.NaN : Number(score),
+    output: `${result.stdout}\n${result.stderr}`,
+  };
+}
+
+/**
+ * setpriv's argv prefix that hands a process what systemd would (minus the sandbox): an
+ * unprivileged uid, the unit's capabilities plus `extra` as inheritable, ambient and the
+ * whole bounding set, and no new privileges.
+ */
+export function setprivArgs(unit: UnitFile, extra = ""): string[] {
+  const caps = `${serviceValue(unit, "AmbientCapabilities")} ${extra}`
+    .trim()
+    .split(/\s+/)
+    .map((c) => `+${c.replace(/^CAP_/, "").toLowerCase()}`)
+    .join(",");
+  return [
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+    `--inh-caps=-all,${caps}`,
+    `--ambient-caps=-all,${caps}`,
+    `--bounding-set=-all,${caps}`,
+    "--no-new-privs",
+  ];
+}
+
+/** The unit's XTABLES_LOCKFILE setting, with its runtime directory moved to `runDir`. */
+export function lockfileEnv(unit: UnitFile, runtimeDir: string, runDir: string): string[] {
+  return serviceValue(unit, "Environment")
+    .split(/\s+/)
+    .filter((e) => e.startsWith("XTABLES_LOCKFILE="))
+    .map((e) => e.replace(runtimeDir, runDir));
 }

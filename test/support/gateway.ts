@@ -63,6 +63,8 @@ export interface TestGateway {
   readonly gateway: Gateway;
   readonly firewall: RecordingFirewall;
   readonly store: KnockStore;
+  /** The Redis key prefix of this gateway's store (undefined on a MemoryStore). */
+  readonly keyPrefix: string | undefined;
   close(): Promise<void>;
 }
 
@@ -83,11 +85,13 @@ export async function startTestGateway(
   let store: KnockStore;
   let backend: StoreBackend | undefined;
   let cleanup = (): Promise<void> => Promise.resolve();
+  let keyPrefix: string | undefined;
   if (options.store === "memory") {
     store = new MemoryStore(now);
   } else {
     const client = createRedisClient(inject("redisUrl"));
     const prefix = `test:${randomUUID()}:`;
+    keyPrefix = prefix;
     backend = redisBackend(client, prefix, { log: options.log ?? silentLogger(), now });
     await backend.connect();
     store = backend.store;
@@ -105,6 +109,7 @@ export async function startTestGateway(
     gateway,
     firewall,
     store,
+    keyPrefix,
     close: async () => {
       await cleanup();
       await gateway.stop();

@@ -100,6 +100,9 @@ async function runAgent(
     sweepIntervalMs: config.firewall.sweepIntervalMs,
     blockMs: AGENT_BLOCK_MS,
   });
+  // The client has no offline queue: give it a bounded moment to log in, so the first sync
+  // normally succeeds at once instead of going through the retry path.
+  await readyWithin(redis, REDIS_READY_WAIT_MS);
   await agent.start();
   log.info({ event: "agent-started", host: config.name, firewall: firewall.name }, "agent running");
   await new Promise<void>((resolve) => {
@@ -202,4 +205,21 @@ function table(list: Awaited<ReturnType<typeof listAgents>>, now: number): strin
         .trimEnd(),
     )
     .join("\n")}\n`;
+}
+
+/** How long the agent waits for its first Redis login before starting anyway (it retries). */
+const REDIS_READY_WAIT_MS = 5000;
+
+/** Resolves when the client is ready or after `ms`, whichever is first; never rejects. */
+function readyWithin(redis: ReturnType<typeof createRedisClient>, ms: number): Promise<void> {
+  if (redis.status === "ready") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off("ready", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    redis.once("ready", done);
+  });
 }
