@@ -91,8 +91,7 @@ export function createStoreBackend(
 ): StoreBackend {
   const { store, limits } = config;
   const lengths = { ipv4Prefix: limits.ipv4Prefix, ipv6Prefix: limits.ipv6Prefix };
-  if (store.redis === undefined)
-    return memoryBackend(new MemoryStore(deps.now, lengths), deps.now);
+  if (store.redis === undefined) return memoryBackend(new MemoryStore(deps.now, lengths), deps.now);
   return redisBackend(createRedisClient(store.redis), store.keyPrefix, { ...deps, lengths });
 }
 
