@@ -60,7 +60,8 @@ export function createRedisClient(target: RedisTarget, options: RedisOptions = {
  * A Cluster client that fails closed like a single node: no offline queue, no waiting
  * out CLUSTERDOWN or a lost connection (either answers 503 at once), few redirections
  * (MOVED and ASK are followed, but never for long), and the slot map read again every
- * second, so a promoted replica or a resharding is found without a failed command.
+ * 2 s (each read opens a short-lived connection, so not more often), so a promoted
+ * replica or a resharding is found by itself.
  * Per-node options (timeouts) come from FAIL_CLOSED_REDIS_OPTIONS and `options`.
  */
 export function createClusterClient(target: ClusterTarget, options: RedisOptions = {}): Cluster {
@@ -76,7 +77,7 @@ export function createClusterClient(target: ClusterTarget, options: RedisOptions
     retryDelayOnFailover: 0,
     retryDelayOnTryAgain: 0,
     maxRedirections: 4,
-    slotsRefreshInterval: 1000,
+    slotsRefreshInterval: 2000,
     slotsRefreshTimeout: 1000,
     // A lost node reconnects by itself, as a single node does; meanwhile its slots fail closed.
     clusterNodeRetryStrategy: backoff,
