@@ -39,7 +39,7 @@ const base = (): Record<string, unknown> => ({
       hosts: ["local", "web1"],
     },
   },
-  users: { alice: { secretEnv: "ALICE", sources: ["10.0.0.0/8"] } },
+  users: { alice: { secretEnv: "ALICE", sources: ["10.0.0.0/8"], factors: ["totp"] } },
   limits: {
     maxFailures: 5,
     failureWindow: "15m",
@@ -88,6 +88,8 @@ const CUSTOM_BAD: Readonly<Record<string, readonly unknown[]>> = {
   "doors.*.sources": [["10.0.0.300"], ["private", "::g"]],
   "users.*": [{ secretEnv: "ALICE", secret: SECRET }, { sources: [] }],
   "users.*.sources": [["::g"]],
+  "users.*.factors": [["totp", "totp"]],
+  "server.rpId": ["10.0.0.1"],
   "firewall.sweepInterval": ["0s"],
   "firewall.command.open": [["%IP%", "/bin/true"], ["/bin/allow", "%HOST%"], [""]],
   "firewall.command.close": [["/bin/deny", "%SECONDS%"], ["%PROTO%"]],
