@@ -27,6 +27,10 @@ const SERIAL = [
   // Times the knocker's bounded wait for a host that never confirms, and runs Chromium.
   "test/fleet/result-page.system.test.ts",
   "test/store/sentinel.system.test.ts",
+  // A 3-master Cluster under the store contract's real-time TTLs, and two `webknock serve`
+  // processes compiling the CLI: each slows the other past the 300 ms command timeout.
+  "test/store/redis-cluster.system.test.ts",
+  "test/store/two-gateways.system.test.ts",
   // Counts commands in Redis's server-wide statistics: parallel files would add to them.
   "test/store/redis-cost.system.test.ts",
   // Asserts CPU time per request, which parallel files would inflate.

@@ -35,7 +35,8 @@ const agentSchema = z.strictObject({
       }),
     ports: z.array(portSpec).min(1, "list the ports this host protects, such as [tcp/22]"),
   }),
-  store: storeSchema.refine((store) => store.redis !== undefined, {
+  // An agent claims no codes: replicaAck would be a key it ignores.
+  store: storeSchema.omit({ replicaAck: true }).refine((store) => store.redis !== undefined, {
     message: "an agent needs store.redis: the URL (with its ACL user) of the gateway's Redis",
   }),
   firewall: firewallSchema,

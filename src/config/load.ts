@@ -135,6 +135,11 @@ function build(
     });
   }
   checkDistinctKeys(doors, problems);
+  if (data.store.replicaAck !== undefined && data.store.redis === undefined) {
+    problems.push(
+      "store.replicaAck: the in-memory store has no replicas to wait for; set store.redis or remove replicaAck",
+    );
+  }
   const { limits } = data;
   if (limits.maxLockout < limits.lockout) {
     problems.push(
@@ -150,7 +155,11 @@ function build(
       ...(data.server.rpId === undefined ? {} : { rpId: data.server.rpId }),
       ...(data.server.origin === undefined ? {} : { origin: data.server.origin }),
     },
-    store: { redis: data.store.redis, keyPrefix: data.store.keyPrefix },
+    store: {
+      redis: data.store.redis,
+      keyPrefix: data.store.keyPrefix,
+      ...(data.store.replicaAck === undefined ? {} : { replicaAck: data.store.replicaAck }),
+    },
     firewall: firewallConfig(data.firewall),
     doors,
     users,

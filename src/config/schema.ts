@@ -3,6 +3,7 @@ import { z } from "zod";
 import { DEFAULTS } from "./defaults.js";
 import { cidrList, duration, intIn, port, portSpec, text } from "./fields.js";
 import { firewallSchema } from "./firewall-schema.js";
+import { storeSchema } from "./store-schema.js";
 import {
   DOOR_NAME,
   DOOR_NAME_FIX,
@@ -15,6 +16,7 @@ import { HOST_NAME } from "../fleet/keys.js";
 import { factorProblems, factorsField, originField, passkeysField, rpIdField } from "./passkey.js";
 
 export { DEFAULTS } from "./defaults.js";
+export { storeSchema } from "./store-schema.js";
 
 /** The TLS versions `server.listen[].tls.minVersion` accepts; older ones are broken. */
 export const TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"] as const;
@@ -195,75 +197,6 @@ const adminSchema = z
 
 const TRUST_PROXY_FIX =
   "trusting every proxy (true) or a hop count lets any client forge its IP. List the proxies' CIDRs instead, such as [loopback] or [10.0.0.5/32]";
-
-/** `host:port` of a sentinel; IPv6 hosts in brackets. */
-const hostPort = z.string().transform((text, ctx) => {
-  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text.trim());
-  const number = Number(match?.[2]);
-  if (!match?.[1] || number < 1 || number > 65535) {
-    ctx.addIssue({
-      code: "custom",
-      input: text,
-      message: "write host:port such as 10.0.0.5:26379",
-    });
-    return z.NEVER;
-  }
-  return { host: match[1].replace(/^\[|\]$/g, ""), port: number };
-});
-
-/** store.redis as a Sentinel group: `{ sentinels: [host:port, ...], name: mymaster }`. */
-const sentinelSchema = z.strictObject({
-  sentinels: z.array(hostPort).min(1, "list at least one sentinel, such as [10.0.0.5:26379]"),
-  name: z
-    .string({ error: "give the master group name, as in `sentinel monitor NAME`" })
-    .min(1, "give the master group name, as in `sentinel monitor NAME`"),
-  username: z.string().min(1).optional(),
-  password: z.string().min(1).optional(),
-  db: z.number().int().min(0).max(15).optional(),
-});
-
-const redisUrl = z
-  .string()
-  .regex(/^rediss?:\/\//, "write a URL such as redis://127.0.0.1:6379/0, or a Sentinel group");
-
-/**
- * A URL or a Sentinel group, chosen by the value's type, so an error speaks about the
- * form the user wrote (a plain union would only say "Invalid input").
- */
-const redisTarget = z.unknown().transform((value, ctx) => {
-  if (typeof value !== "string" && (typeof value !== "object" || value === null)) {
-    ctx.addIssue({
-      code: "custom",
-      input: value,
-      message: "write a URL such as redis://127.0.0.1:6379/0, or { sentinels: [host:port], name }",
-    });
-    return z.NEVER;
-  }
-  const options = { reportInput: true };
-  const parsed =
-    typeof value === "string"
-      ? redisUrl.safeParse(value, options)
-      : sentinelSchema.safeParse(value, options);
-  if (parsed.success) return parsed.data;
-  for (const issue of parsed.error.issues) {
-    ctx.addIssue({
-      code: "custom",
-      input: issue.input,
-      message: issue.message,
-      path: issue.path,
-    });
-  }
-  return z.NEVER;
-});
-
-/** The store section; the agent's config takes the same. */
-export const storeSchema = z.strictObject({
-  redis: redisTarget.optional(),
-  keyPrefix: z
-    .string("write a short prefix such as wk:")
-    .max(32, "write a prefix of at most 32 characters, such as wk:")
-    .default(DEFAULTS.keyPrefix),
-});
 
 /** The raw file's shape. Refinements that span sections live in `load.ts`. */
 export const configSchema = z.strictObject({

@@ -133,8 +133,8 @@ export interface AdminConfig {
   readonly token: string;
 }
 
-/** Where Redis is: a URL, or a Sentinel group that names the master (`store.redis`). */
-export type RedisTarget = string | SentinelTarget;
+/** Where Redis is: a URL, a Sentinel group that names the master, or a Cluster (`store.redis`). */
+export type RedisTarget = string | SentinelTarget | ClusterTarget;
 
 /** A master found through Redis Sentinel; ioredis follows it across failovers. */
 export interface SentinelTarget {
@@ -146,6 +146,27 @@ export interface SentinelTarget {
   readonly username?: string;
   readonly password?: string;
   readonly db?: number;
+}
+
+/** A Redis Cluster; ioredis learns the slot map from any seed node and follows it. */
+export interface ClusterTarget {
+  /** Seed nodes, `host:port` each; any one that answers is enough to learn the others. */
+  readonly cluster: readonly { readonly host: string; readonly port: number }[];
+  /** ACL user and password, the same on every node. */
+  readonly username?: string;
+  readonly password?: string;
+}
+
+/**
+ * How many replicas must acknowledge a TOTP claim before a grant, and for how long to
+ * wait (`store.replicaAck`): a claim only the dead master knew would let a promoted
+ * replica accept the same code again.
+ */
+export interface ReplicaAck {
+  /** Replicas that must have the claim (`WAIT replicas timeout`). */
+  readonly replicas: number;
+  /** Longest wait; without enough acknowledgements the knock fails closed (503). */
+  readonly timeoutMs: number;
 }
 
 /** The validated, resolved configuration the gateway runs on. */
@@ -164,8 +185,13 @@ export interface GatewayConfig {
     readonly origin?: string;
   };
   readonly store: {
-    /** Redis URL or Sentinel group; undefined selects the embedded in-memory store. */
+    /** Redis URL, Sentinel group or Cluster; undefined selects the embedded in-memory store. */
     readonly redis?: RedisTarget;
+    /**
+     * Replica acknowledgement of TOTP claims (`store.replicaAck`: an object, or "off" for
+     * `false`); undefined takes the default of the redis form (src/store/replica-ack.ts).
+     */
+    readonly replicaAck?: ReplicaAck | "off";
     /** Prefix of every Redis key, so several gateways can share a database. */
     readonly keyPrefix: string;
   };

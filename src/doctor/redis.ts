@@ -32,11 +32,13 @@ export const redisCheck: Check = {
   },
 };
 
-/** Where Redis is, for messages: a URL without its password, or the Sentinel group. */
+/** Where Redis is, for messages: a URL without its password, the Sentinel group or the Cluster. */
 export function describeTarget(target: RedisTarget): string {
   if (typeof target === "string") return redactUrl(target);
-  const sentinels = target.sentinels.map(({ host, port }) => `${host}:${String(port)}`);
-  return `the master of Sentinel group ${target.name} (via ${sentinels.join(", ")})`;
+  const nodes = (list: readonly { host: string; port: number }[]) =>
+    list.map(({ host, port }) => `${host}:${String(port)}`).join(", ");
+  if ("cluster" in target) return `the Cluster of ${nodes(target.cluster)}`;
+  return `the master of Sentinel group ${target.name} (via ${nodes(target.sentinels)})`;
 }
 
 /** The URL without its password, for messages. */

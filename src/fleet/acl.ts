@@ -10,12 +10,16 @@ function literal(key: string): string {
 }
 
 /**
- * Commands an agent may run: connect (ioredis' ready check uses INFO), read its stream and
- * snapshot, and write its own two hashes. Nothing else: no EVAL, no XADD, no KEYS.
+ * Commands an agent may run: connect (ioredis' ready check uses INFO, a Cluster client's
+ * CLUSTER SLOTS and CLUSTER INFO), read its stream and snapshot, and write its own two hashes. Nothing
+ * else: no EVAL, no XADD, no KEYS.
  */
 const AGENT_COMMANDS = [
   "+ping",
   "+info",
+  // A Cluster client reads the slot map and the cluster's state: topology, no data.
+  "+cluster|slots",
+  "+cluster|info",
   "+select",
   "+client|setname",
   "+multi",

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../store/redis-client.js";
 import type { Clock } from "../clock.js";
 import type { PortSpec } from "../config/types.js";
 import { applyRules } from "../firewall/batch.js";
@@ -16,7 +16,7 @@ export interface FleetAgentOptions {
   /** The store's keyPrefix, as the gateway uses it. */
   readonly keyPrefix: string;
   /** A client whose commandTimeout exceeds `blockMs` (XREAD blocks on it). */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly firewall: FirewallAdapter;
   /** The ports this host protects: the base ruleset, and the only ports a grant may open here. */
   readonly ports: readonly PortSpec[];

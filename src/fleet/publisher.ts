@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../store/redis-client.js";
 import type { Clock } from "../clock.js";
 import { StoreUnavailableError } from "../errors.js";
 import type { GrantRecord } from "../store/types.js";
@@ -58,7 +58,10 @@ end
 return redis.call('XADD', KEYS[3], 'MINID', '~', ARGV[6], '*', 'k', ARGV[1], 'g', ARGV[3])
 `;
 
-interface PublishingRedis extends Redis {
+type PublishingRedis = RedisClient & PublishCommand;
+
+/** The publish script, typed. */
+interface PublishCommand {
   wkFleetPublish(
     grants: string,
     expiry: string,
@@ -72,7 +75,7 @@ export class FleetPublisher implements GrantEventSink {
   private readonly redis: PublishingRedis;
 
   constructor(
-    client: Redis,
+    client: RedisClient,
     private readonly prefix: string,
     private readonly now: Clock,
     private readonly retentionMs = EVENT_RETENTION_MS,

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../store/redis-client.js";
 import { StoreUnavailableError } from "../errors.js";
 import { hostKeys } from "./keys.js";
 import { readStreamInfo } from "./stream-info.js";
@@ -23,7 +23,7 @@ export const LAG_CAP = 10_000;
 
 /** Reads each host's agent record and counts how far it is behind its stream. */
 export async function listAgents(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   hosts: readonly string[],
 ): Promise<AgentStatus[]> {
@@ -34,7 +34,7 @@ export async function listAgents(
   }
 }
 
-async function readAgent(redis: Redis, prefix: string, host: string): Promise<AgentStatus> {
+async function readAgent(redis: RedisClient, prefix: string, host: string): Promise<AgentStatus> {
   const keys = hostKeys(prefix, host);
   const record = await redis.hgetall(keys.agent);
   const cursor = record.cursor;

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../store/redis-client.js";
 import { compareIds } from "./events.js";
 
 /** The parts of XINFO STREAM the fleet uses. */
@@ -12,7 +12,10 @@ export interface StreamInfo {
 }
 
 /** Reads XINFO STREAM; undefined when the stream does not exist yet. */
-export async function readStreamInfo(redis: Redis, key: string): Promise<StreamInfo | undefined> {
+export async function readStreamInfo(
+  redis: RedisClient,
+  key: string,
+): Promise<StreamInfo | undefined> {
   let reply: unknown;
   try {
     reply = await redis.xinfo("STREAM", key);

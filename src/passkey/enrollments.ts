@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../store/redis-client.js";
 import { systemClock, type Clock } from "../clock.js";
 import { StoreUnavailableError } from "../errors.js";
 
@@ -72,7 +72,7 @@ export class MemoryEnrollments implements EnrollmentStore {
  */
 export class RedisEnrollments implements EnrollmentStore {
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly key: string,
     private readonly now: Clock = systemClock,
   ) {}

@@ -37,6 +37,7 @@ export function restartOnlyChanges(old: GatewayConfig, next: GatewayConfig): str
   // The Redis target may hold a password: name the key, never the value.
   changed("store.redis", old.store.redis, next.store.redis, false);
   changed("store.keyPrefix", old.store.keyPrefix, next.store.keyPrefix);
+  changed("store.replicaAck", old.store.replicaAck, next.store.replicaAck);
   changed("firewall", old.firewall, next.firewall, false);
   changed("admin", old.admin === undefined ? "off" : "on", next.admin === undefined ? "off" : "on");
   if (old.admin !== undefined && next.admin !== undefined) {

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-client.js";
 import {
   RateLimiterMemory,
   RateLimiterRedis,
@@ -12,6 +12,7 @@ import type { RedisKeys } from "./keys.js";
 import { MemoryStore } from "./memory.js";
 import { watchRedisErrors } from "./redis-errors.js";
 import { createRedisClient, RedisStore } from "./redis.js";
+import { replicaAckPolicy, type ReplicaAckPolicy } from "./replica-ack.js";
 import type { KnockStore } from "./types.js";
 import {
   MemoryEnrollments,
@@ -51,7 +52,7 @@ export interface StoreBackend {
    * The Redis client and key prefix, for parts that keep their own keys beside the store
    * (the fleet's per-host streams); undefined on the in-memory backend.
    */
-  readonly redis?: { readonly client: Redis; readonly keyPrefix: string };
+  readonly redis?: { readonly client: RedisClient; readonly keyPrefix: string };
 }
 
 /** What building a backend needs from outside. */
@@ -69,7 +70,7 @@ export const memoryLimiters: LimiterFactory = (name, points, duration) =>
   new RateLimiterMemory({ keyPrefix: name, points, duration });
 
 /** Counters on a Redis client, in the namespace of `keys`, shared by every gateway on it. */
-export function redisLimiters(client: Redis, keys: RedisKeys): LimiterFactory {
+export function redisLimiters(client: RedisClient, keys: RedisKeys): LimiterFactory {
   return (name, points, duration) =>
     new RateLimiterRedis({
       storeClient: client,
@@ -92,7 +93,11 @@ export function createStoreBackend(
   const { store, limits } = config;
   const lengths = { ipv4Prefix: limits.ipv4Prefix, ipv6Prefix: limits.ipv6Prefix };
   if (store.redis === undefined) return memoryBackend(new MemoryStore(deps.now, lengths), deps.now);
-  return redisBackend(createRedisClient(store.redis), store.keyPrefix, { ...deps, lengths });
+  return redisBackend(createRedisClient(store.redis), store.keyPrefix, {
+    ...deps,
+    lengths,
+    replicaAck: replicaAckPolicy(store.redis, store.replicaAck),
+  });
 }
 
 /** Any store with counters in this process (a single gateway, tests with a custom store). */
@@ -111,11 +116,39 @@ export function memoryBackend(store: KnockStore, now: Clock = Date.now): StoreBa
  * same key namespace, and the client's errors logged (never an unhandled 'error' event).
  */
 export function redisBackend(
-  client: Redis,
+  client: RedisClient,
   keyPrefix: string,
-  deps: StoreBackendDeps,
+  deps: StoreBackendDeps & { readonly replicaAck?: ReplicaAckPolicy },
 ): StoreBackend {
-  const store = new RedisStore(client, keyPrefix, deps.now, deps.lengths);
+  const { log } = deps;
+  const replicaAck = deps.replicaAck ?? "off";
+  if (typeof replicaAck === "object") {
+    log.info(
+      { event: "replica-ack", ...replicaAck },
+      `a TOTP claim counts once ${replicaAck.replicas} replica(s) acknowledge it; without that within ${replicaAck.timeoutMs} ms the knock fails closed (503)`,
+    );
+  }
+  const store = new RedisStore(client, keyPrefix, deps.now, deps.lengths, {
+    replicaAck,
+    onReplicaAck: ({ ack, bare }) => {
+      if (ack === undefined) {
+        log.warn(
+          { event: "replica-ack", masters: bare },
+          "no Cluster master has a replica: claims are not waited on (a dead master is an outage, never a promotion); add replicas for failover",
+        );
+      } else if (bare.length > 0) {
+        log.warn(
+          { event: "replica-ack", ...ack, masters: bare },
+          `Cluster masters ${bare.join(", ")} have no replica: knocks whose claims fall in their slots fail closed (503) until they get one, or set store.replicaAck: false`,
+        );
+      } else {
+        log.info(
+          { event: "replica-ack", ...ack },
+          "every Cluster master has a replica; claims wait for one",
+        );
+      }
+    },
+  });
   const unwatch = watchRedisErrors(client, deps.log, deps.now);
   return {
     store,

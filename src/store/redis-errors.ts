@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-client.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 
@@ -12,7 +12,7 @@ const ERROR_LOG_INTERVAL_MS = 10_000;
  * Returns a function that detaches both listeners.
  */
 export function watchRedisErrors(
-  client: Redis,
+  client: RedisClient,
   log: Logger,
   now: Clock = Date.now,
   intervalMs = ERROR_LOG_INTERVAL_MS,

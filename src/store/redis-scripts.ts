@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-client.js";
 
 /**
  * Lua scripts run atomically inside Redis, registered once with ioredis `defineCommand`
@@ -193,7 +193,10 @@ return 1
 `;
 
 /** The commands `registerScripts` adds to a client; every key is passed, none built in Lua. */
-export interface ScriptedRedis extends Redis {
+export type ScriptedRedis = RedisClient & ScriptCommands;
+
+/** The script commands, typed. */
+interface ScriptCommands {
   wkAdvance(
     progressKey: string,
     challengeKey: string,
@@ -214,7 +217,7 @@ export interface ScriptedRedis extends Redis {
 }
 
 /** Registers every script once (EVALSHA after the first call) and returns the typed client. */
-export function registerScripts(client: Redis): ScriptedRedis {
+export function registerScripts(client: RedisClient): ScriptedRedis {
   const scripts: [string, number, string][] = [
     ["wkAdvance", 4, ADVANCE_SCRIPT],
     ["wkBan", 1, BAN_SCRIPT],

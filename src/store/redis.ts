@@ -1,11 +1,19 @@
-import { Redis, type RedisOptions } from "ioredis";
 import { StoreUnavailableError } from "../errors.js";
-import type { RedisTarget } from "../config/types.js";
 import { systemClock, type Clock } from "../clock.js";
 import { DEFAULT_PREFIX_LENGTHS, subjectOf, type PrefixLengths } from "../net/prefix.js";
 import { registerScripts, type ScriptedRedis } from "./redis-scripts.js";
 import { redisKeys, type RedisKeys } from "./keys.js";
 import { pageLimit, pageOf } from "./ban-page.js";
+import { nodesReady, type RedisClient } from "./redis-client.js";
+
+// The client factory moved to redis-client.ts; importers of this module keep working.
+export { createRedisClient, FAIL_CLOSED_REDIS_OPTIONS, type RedisClient } from "./redis-client.js";
+import {
+  claimAcknowledged,
+  ReplicaAckGate,
+  type AutoReplicaAck,
+  type ReplicaAckPolicy,
+} from "./replica-ack.js";
 import {
   BANNED_STEP_WINDOW_MS,
   BANNED_WALKS_PER_WINDOW,
@@ -39,51 +47,20 @@ const BAN_TRIM_BATCH = 100;
 /** Grant records outlive their expiry this long, so a sweeper that was down can still close them. */
 const GRANT_RECORD_GRACE_MS = 24 * 3_600_000;
 
-/**
- * Client options for a gateway that must fail closed: no offline queue (a command
- * fails at once while disconnected), a per-command timeout (a frozen server cannot
- * hang a request: 300 ms keeps a knock's 503 well under half a second), no per-request
- * retries (a retry would double the wait), and endless background reconnects (it
- * recovers by itself). `socketTimeout` drops a connection that has had commands
- * outstanding without a byte back for 2 s (a frozen or vanished server, which TCP
- * alone would notice only after minutes), so commands stop piling up on it and fail
- * at once until a reconnect succeeds.
- */
-export const FAIL_CLOSED_REDIS_OPTIONS: RedisOptions = Object.freeze({
-  enableOfflineQueue: false,
-  commandTimeout: 300,
-  maxRetriesPerRequest: 0,
-  connectTimeout: 2000,
-  socketTimeout: 2000,
-  retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
-});
-
-/**
- * Creates an ioredis client with the fail-closed options, for a URL or a Sentinel group.
- * Through Sentinel, a failover drops the connection: commands fail (the gateway answers
- * 503) until ioredis has asked the sentinels for the new master and reconnected.
- */
-export function createRedisClient(target: RedisTarget, options: RedisOptions = {}): Redis {
-  if (typeof target === "string")
-    return new Redis(target, { ...FAIL_CLOSED_REDIS_OPTIONS, ...options });
-  return new Redis({
-    ...FAIL_CLOSED_REDIS_OPTIONS,
-    sentinels: target.sentinels.map(({ host, port }) => ({ host, port })),
-    name: target.name,
-    role: "master",
-    username: target.username,
-    password: target.password,
-    db: target.db,
-    // Ask the sentinels again at once after a failover; bounded like the reconnects.
-    sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
-    ...options,
-  });
+/** How a RedisStore treats replicas. */
+export interface RedisStoreOptions {
+  /** Replica acknowledgement a TOTP claim needs before it counts; "off" by default. */
+  readonly replicaAck?: ReplicaAckPolicy;
+  /** Told once what "auto" resolved to, so the gateway can log it. */
+  readonly onReplicaAck?: (resolved: AutoReplicaAck) => void;
 }
 
 /** KnockStore on Redis: every method is one round trip, multi-step ones one Lua script. */
 export class RedisStore implements KnockStore {
   readonly kind = "redis" as const;
   private readonly redis: ScriptedRedis;
+  /** What a TOTP claim waits for from replicas. */
+  private readonly replicaAck: ReplicaAckGate;
 
   /** Every key this store (and the limiter sharing its client) uses. */
   readonly keys: RedisKeys;
@@ -93,13 +70,15 @@ export class RedisStore implements KnockStore {
    * @param lengths which addresses count as one client for bans (limits.ipv4Prefix/ipv6Prefix)
    */
   constructor(
-    client: Redis,
+    client: RedisClient,
     prefix = "wk:",
     private readonly now: Clock = systemClock,
     private readonly lengths: PrefixLengths = DEFAULT_PREFIX_LENGTHS,
+    options: RedisStoreOptions = {},
   ) {
     this.keys = redisKeys(prefix);
     this.redis = registerScripts(client);
+    this.replicaAck = new ReplicaAckGate(client, options.replicaAck, options.onReplicaAck);
   }
 
   /**
@@ -107,8 +86,13 @@ export class RedisStore implements KnockStore {
    * earlier would fail). Rejects with StoreUnavailableError after `timeoutMs`.
    */
   async connect(timeoutMs = 5000): Promise<void> {
-    if (this.redis.status === "ready") return;
-    await new Promise<void>((resolve, reject) => {
+    if (this.redis.status !== "ready") await this.ready(timeoutMs);
+    // A Cluster is ready before each master's own connection is.
+    await this.call(() => nodesReady(this.redis));
+  }
+
+  private ready(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         cleanup();
         reject(new StoreUnavailableError(new Error(`Redis not ready after ${timeoutMs} ms`)));
@@ -226,10 +210,16 @@ export class RedisStore implements KnockStore {
     return (await this.call(() => this.redis.wkTakeChallenge(key, token))) === 1;
   }
 
+  /** With a replica requirement, see `claimAcknowledged`: unacknowledged, it fails closed. */
   async claimTotpStep(user: string, timeStep: number, ttlMs: number): Promise<boolean> {
-    return (
-      (await this.call(() => this.redis.wkClaimTotp(this.keys.totp(user), timeStep, ttlMs))) === 1
+    const key = this.keys.totp(user);
+    const ack = await this.call(() => this.replicaAck.current());
+    const claimed = await this.call(() =>
+      ack === undefined
+        ? this.redis.wkClaimTotp(key, timeStep, ttlMs)
+        : claimAcknowledged(this.redis, key, timeStep, ttlMs, ack),
     );
+    return claimed === 1;
   }
 
   async putGrant(grant: GrantRecord): Promise<void> {

@@ -6,18 +6,18 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGateway, type Gateway } from "../../src/gateway.js";
 import { currentTotp } from "../../src/knock/totp.js";
-import { silentLogger } from "../../src/log.js";
 import { ALICE_SECRET, LAST, RecordingFirewall, SEQUENCE, testConfig } from "../support/gateway.js";
 import { freePort } from "../support/redis-server.js";
-import { knocker, sleep } from "../defences/support.js";
+import { captureLog, knocker, sleep } from "../defences/support.js";
 
-/** One TOTP code per user per 30 s: a user per successful knock. */
+/** One TOTP code per user per 30 s: a user per claim. */
 const USERS = new Map(
-  ["erin", "frank", "grace"].map((name, i) => [
+  ["erin", "frank", "grace", "henry", "ivan"].map((name, i) => [
     name,
-    `GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJ${"QRS"[i] ?? "Q"}`,
+    `GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJ${"QRSTU"[i] ?? "Q"}`,
   ]),
 );
+const secretOf = (user: string) => USERS.get(user) ?? "";
 const GROUP = "webknock";
 
 /** Starts a process and waits (bounded) until `ready` answers true. */
@@ -55,6 +55,26 @@ async function answers(port: number, check: (info: string) => boolean = () => tr
   }
 }
 
+/** True when a write on the server at `port` reaches a replica within 200 ms (WAIT 1 200). */
+async function acknowledges(port: number): Promise<boolean> {
+  const probe = new Redis({
+    port,
+    host: "127.0.0.1",
+    lazyConnect: true,
+    retryStrategy: () => null,
+  });
+  probe.on("error", () => undefined);
+  try {
+    await probe.connect();
+    await probe.set("probe", "1");
+    return Number(await probe.call("WAIT", "1", "200")) >= 1;
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
 /**
  * A real Sentinel setup: 1 master, 1 replica, 3 redis-sentinel processes, and a gateway
  * whose `store.redis` names the group. Killing the master makes knocks fail closed (503)
@@ -63,42 +83,60 @@ async function answers(port: number, check: (info: string) => boolean = () => tr
 describe("store.redis through Redis Sentinel (real processes)", () => {
   const children: ChildProcess[] = [];
   let master: ChildProcess;
+  let replica: ChildProcess;
+  let masterPort = 0;
   let replicaPort = 0;
+  let server: string[] = [];
   let sentinelPort = 0;
   let dir: string;
   let gateway: Gateway | undefined;
   let port = 0;
   let nextIp = 1;
-  const users = [...USERS];
   const firewall = new RecordingFirewall();
+  const logged = captureLog();
   const client = () => knocker(() => port, `198.51.100.${nextIp++}`);
+  const codes = new Map<string, string>();
 
-  /** One whole knock; resolves the redemption's status, or the failing step's. */
-  const knock = async (): Promise<number> => {
+  /** One whole knock as `user` (with the code it used before, if any); the final status. */
+  const knock = async (user: string): Promise<number> => {
     const c = client();
     const challenge = await c.walk().catch(() => undefined);
     if (challenge === undefined) return (await c.get(LAST)).status;
-    const [user, secret] = users.shift() ?? ["", ""];
-    return (await c.redeem(challenge, { user, code: await currentTotp(secret, Date.now()) }))
-      .status;
+    const code = codes.get(user) ?? (await currentTotp(secretOf(user), Date.now()));
+    codes.set(user, code);
+    return (await c.redeem(challenge, { user, code })).status;
+  };
+  const denials = (reason: string) =>
+    logged.events().filter((e) => e.event === "denial" && e.reason === reason).length;
+  /** Polls `check` every 100 ms for at most `ms`; true once it held. */
+  const within = async (ms: number, check: () => Promise<boolean>) => {
+    const deadline = Date.now() + ms;
+    for (let i = 0; i < 300 && Date.now() < deadline; i++) {
+      if (await check()) return true;
+      await sleep(100);
+    }
+    return false;
   };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "webknock-sentinel-"));
-    const server = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
-    const masterPort = await freePort();
+    // A replica's full sync starts at once (the default waits 5 s for more replicas).
+    server = [
+      ...["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
+      ...["--repl-diskless-sync-delay", "0"],
+    ];
+    masterPort = await freePort();
     master = await startProcess("redis-server", ["--port", String(masterPort), ...server], () =>
       answers(masterPort),
     );
     children.push(master);
     replicaPort = await freePort();
-    children.push(
-      await startProcess(
-        "redis-server",
-        ["--port", String(replicaPort), ...server, "--replicaof", "127.0.0.1", String(masterPort)],
-        () => answers(replicaPort, (info) => info.includes("master_link_status:up")),
-      ),
+    replica = await startProcess(
+      "redis-server",
+      ["--port", String(replicaPort), ...server, "--replicaof", "127.0.0.1", String(masterPort)],
+      () => answers(replicaPort, (info) => info.includes("master_link_status:up")),
     );
+    children.push(replica);
     const sentinels: { host: string; port: number }[] = [];
     for (let i = 0; i < 3; i++) {
       sentinelPort = await freePort();
@@ -129,7 +167,7 @@ describe("store.redis through Redis Sentinel (real processes)", () => {
         [...USERS, ["alice", ALICE_SECRET]].map(([name, secret]) => [name, { secret }]),
       ),
     });
-    gateway = createGateway(config, { log: silentLogger(), now: Date.now, firewall });
+    gateway = createGateway(config, { log: logged.log, now: Date.now, firewall });
     const [url] = await gateway.start();
     port = Number(new URL(url ?? "").port);
   }, 60_000);
@@ -146,29 +184,28 @@ describe("store.redis through Redis Sentinel (real processes)", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("knocks through the group, fails closed when the master dies, recovers on the promoted replica", async () => {
-    expect(await knock()).toBe(200);
+  it("fails closed (503) while no replica acknowledges a claim, and grants nothing", async () => {
     const opened = firewall.opened.length;
-
-    master.kill("SIGKILL");
-    await sleep(100);
-    // Steps before the last answer the decoy without the store (main's edge); the last one
-    // waits for it, so that is where an outage shows.
-    const during = await client().get(LAST);
-    expect(during.status).toBe(503);
+    replica.kill("SIGSTOP");
+    try {
+      // WAIT 1 200 gets no answer from a frozen replica: the claim would not survive a failover.
+      expect(await knock("erin")).toBe(503);
+    } finally {
+      replica.kill("SIGCONT");
+    }
     expect(firewall.opened.length).toBe(opened);
+    expect(await within(5000, () => acknowledges(masterPort))).toBe(true);
+  });
+
+  it("keeps a claim made just before the master dies, fails closed through the failover, recovers", async () => {
+    expect(await knock("frank")).toBe(200);
+    master.kill("SIGKILL"); // at once: frank's claim must already be on the replica
+    const opened = firewall.opened.length;
+    // Steps before the last answer the decoy without the store; the last one waits for it.
+    expect((await client().get(LAST)).status).toBe(503);
 
     // down-after 1 s, then an election: bounded at 30 s.
-    let status = 0;
-    const deadline = Date.now() + 30_000;
-    for (let i = 0; i < 300 && Date.now() < deadline && status !== 200; i++) {
-      const step = await client().get(LAST);
-      if (step.status !== 503) status = await knock();
-      else await sleep(100);
-    }
-    expect(status).toBe(200);
-    expect(firewall.opened.length).toBeGreaterThan(opened);
-    // It really is the promoted replica that answered.
+    expect(await within(30_000, async () => (await client().get(LAST)).status !== 503)).toBe(true);
     const sentinel = new Redis({ port: sentinelPort, host: "127.0.0.1" });
     const [, newPort] = (await sentinel.call("SENTINEL", "get-master-addr-by-name", GROUP)) as [
       string,
@@ -176,5 +213,26 @@ describe("store.redis through Redis Sentinel (real processes)", () => {
     ];
     sentinel.disconnect();
     expect(Number(newPort)).toBe(replicaPort);
+
+    // The promoted replica knows frank's claim: the same code is a replay, not a grant.
+    const replays = denials("replay");
+    expect(await knock("frank")).toBe(403);
+    expect(denials("replay")).toBe(replays + 1);
+    // Alone, the new master has no replica to acknowledge: knocks stay closed...
+    expect(await knock("grace")).toBe(503);
+    expect(firewall.opened.length).toBe(opened);
+
+    // ...until the old node is back (as systemd restarts it) and Sentinel makes it a replica.
+    children.push(
+      await startProcess("redis-server", ["--port", String(masterPort), ...server], () =>
+        answers(masterPort),
+      ),
+    );
+    // Synced, not merely connected: a replica still loading the dataset acknowledges nothing.
+    expect(await within(20_000, () => acknowledges(replicaPort))).toBe(true);
+    expect(await knock("henry")).toBe(200);
+    expect(firewall.opened.length).toBe(opened + 1); // henry's tcp/22, nothing twice
+    const users = (await gateway?.store.listGrants())?.map((g) => g.user).sort();
+    expect(users).toEqual(["frank", "henry"]);
   }, 60_000);
 });

@@ -157,7 +157,7 @@ firewall:
 `;
 }
 
-/** Where the ACL line runs and how the agent reaches Redis, for a URL or a Sentinel group. */
+/** Where the ACL line runs and how the agent reaches Redis, for each form of store.redis. */
 function locate(target: RedisTarget, user: string, password: string) {
   if (typeof target === "string") {
     const url = new URL(target);
@@ -171,13 +171,24 @@ function locate(target: RedisTarget, user: string, password: string) {
       redisYaml: JSON.stringify(url.toString()),
     };
   }
-  const sentinels = target.sentinels.map(({ host, port }) =>
-    JSON.stringify(host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`),
-  );
+  const nodes = (list: readonly { host: string; port: number }[]) =>
+    list
+      .map(({ host, port }) =>
+        JSON.stringify(host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`),
+      )
+      .join(", ");
+  const credentials = `username: ${JSON.stringify(user)}, password: ${JSON.stringify(password)}`;
+  if ("cluster" in target) {
+    return {
+      aclNote: `On EVERY node of the Cluster, masters and replicas (ACL rules are not replicated), create the agent's user:`,
+      cliPrefix: "redis-cli -h NODE -p PORT",
+      redisYaml: `{ cluster: [${nodes(target.cluster)}], ${credentials} }`,
+    };
+  }
   return {
     aclNote: `On the master of ${target.name} AND on every replica (ACL rules are not replicated), create the agent's user:`,
     cliPrefix: "redis-cli -h NODE -p PORT",
-    redisYaml: `{ sentinels: [${sentinels.join(", ")}], name: ${JSON.stringify(target.name)}, username: ${JSON.stringify(user)}, password: ${JSON.stringify(password)} }`,
+    redisYaml: `{ sentinels: [${nodes(target.sentinels)}], name: ${JSON.stringify(target.name)}, ${credentials} }`,
   };
 }
 

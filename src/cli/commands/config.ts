@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { formatDuration } from "../../config/duration.js";
+import { describeTarget } from "../../doctor/redis.js";
 import { loadCliConfig, withConfigOption } from "../config-option.js";
 import type { CliDeps } from "../deps.js";
 
@@ -18,7 +19,7 @@ export function registerConfigCommands(program: Command, deps: CliDeps): void {
       `  proxies:  ${loaded.server.trustProxy.length > 0 ? loaded.server.trustProxy.join(", ") : "none (socket peer address is the client)"}`,
     );
     out.push(
-      `  store:    ${loaded.store.redis !== undefined ? `redis (${typeof loaded.store.redis === "string" ? redactUrl(loaded.store.redis) : `sentinel group ${loaded.store.redis.name}`})` : "memory (single instance)"}`,
+      `  store:    ${loaded.store.redis !== undefined ? `redis (${describeTarget(loaded.store.redis)})` : "memory (single instance)"}`,
     );
     out.push(`  firewall: ${loaded.firewall.backend}`);
     for (const door of loaded.doors) {
@@ -45,9 +46,4 @@ export function registerConfigCommands(program: Command, deps: CliDeps): void {
     );
     deps.stdout.write(`${out.join("\n")}\n`);
   });
-}
-
-/** Hides a password in a Redis URL. */
-function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
 }
