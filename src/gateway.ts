@@ -81,7 +81,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       },
       now,
     });
-  const grants = new GrantManager(store, firewall, now, log, fleet?.publisher);
+  const doorNames = config.doors.map((door) => door.name);
+  const grants = new GrantManager(store, firewall, now, log, fleet?.publisher, () => doorNames);
   if (metrics && fleet) registerAgentGauges(metrics.registry, fleet.agents, now);
   const clientIp = createClientIpResolver(config.server.trustProxy);
   const defences = createDefences(

@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 /** The page templates in views/; read once at start-up. */
-export type ViewName = "challenge" | "granted" | "denied" | "unavailable";
-const VIEW_NAMES: readonly ViewName[] = ["challenge", "granted", "denied", "unavailable"];
+export type ViewName = "challenge" | "granted" | "closed" | "denied" | "unavailable";
+const VIEW_NAMES: readonly ViewName[] = ["challenge", "granted", "closed", "denied", "unavailable"];
 
 /** `views/` at the package root, both from src/http (tsx) and dist/http (built). */
 const VIEWS_DIR = fileURLToPath(new URL("../../views/", import.meta.url));
