@@ -29,11 +29,15 @@ describe.each(["memory", "redis"] as const)("close now (%s store)", (store) => {
   let server!: Listening;
   let capture!: ReturnType<typeof captureLog>;
   afterEach(async () => {
+    gatewayNow = Date.now;
     await server.close();
     await t.close();
   });
 
+  /** The gateway's clock: codes are computed on it, so a frozen clock never sees a future code. */
+  let gatewayNow: () => number = Date.now;
   const start = async (clock?: { now: () => number }) => {
+    gatewayNow = clock?.now ?? Date.now;
     capture = captureLog();
     t = await startTestGateway({ store, log: capture.log, ...(clock ? { now: clock.now } : {}) });
     server = await listen(t.gateway.handler);
@@ -46,7 +50,7 @@ describe.each(["memory", "redis"] as const)("close now (%s store)", (store) => {
     const challenge = (await client.walk()) ?? "";
     const reply = await client.redeem(challenge, {
       user,
-      code: await currentTotp(secret, Date.now()),
+      code: await currentTotp(secret, gatewayNow()),
     });
     expect(reply.status).toBe(200);
     return (JSON.parse(reply.body) as { granted: Granted }).granted;
