@@ -3,9 +3,19 @@ import type { DoorConfig, GatewayConfig, UserConfig } from "../config/types.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import { CidrSet } from "../net/ip.js";
-import type { AdvanceOutcome, GrantRecord, KnockStore } from "../store/types.js";
+import type { AdvanceOutcome, KnockStore } from "../store/types.js";
+import type {
+  AttemptLimiter,
+  CloseResult,
+  DenyReason,
+  KnockObserver,
+  PostState,
+  RedeemResult,
+  Redemption,
+  StepRef,
+  StepResult,
+} from "./engine-types.js";
 import type { GrantManager } from "./grants.js";
-import type { HostState } from "../fleet/publisher.js";
 import { logCollision, StepTable } from "./rotation.js";
 import { MAX_CLOSE_TOKEN_LENGTH } from "./close-token.js";
 import { isWellFormedCode, TOTP_REPLAY_TTL_MS, verifyTotp } from "./totp.js";
@@ -13,88 +23,17 @@ import { isWellFormedCode, TOTP_REPLAY_TTL_MS, verifyTotp } from "./totp.js";
 /** How long a knocker waits for agents' hosts to confirm (issue 13: "say, 1 s"). */
 const HOST_WAIT_MS = 1000;
 
-/** Where a path sits in a door's sequence. */
-export interface StepRef {
-  readonly door: DoorConfig;
-  readonly index: number;
-  readonly last: boolean;
-}
-
-/** What a GET on a step path yields. */
-export type StepResult =
-  | { readonly kind: "decoy" }
-  | {
-      readonly kind: "challenge";
-      readonly door: DoorConfig;
-      readonly token: string;
-      readonly expiresInSeconds: number;
-    };
-
-/** Why a redemption was refused; logged internally, never shown to the client. */
-export type DenyReason =
-  "user-not-allowed" | "source-not-allowed" | "malformed-code" | "wrong-code" | "replay" | "locked";
-
-/** What a POST to a last step yields. */
-export type RedeemResult =
-  | { readonly kind: "decoy" }
-  | { readonly kind: "denied"; readonly reason: DenyReason }
-  | {
-      readonly kind: "granted";
-      readonly grant: GrantRecord;
-      /** Each host the door names, `open` or still `pending` after a bounded wait. */
-      readonly hosts: Record<string, HostState>;
-      /** Given to the knocker only: closes this grant early (POST `close` to the same path). */
-      readonly closeToken: string;
-    };
-
-/** What a close request (POST `close` to a last step) yields. */
-export type CloseResult =
-  { readonly kind: "decoy" } | { readonly kind: "closed"; readonly grant: GrantRecord };
-
-/** What a POST to a last step may be, decided before its body is read. */
-export interface PostState {
-  /** A live challenge for this door and IP: the POST may redeem it. */
-  readonly challenge: boolean;
-  /** A live grant for this door and IP: the POST may close it. */
-  readonly grant: boolean;
-}
-
-/** What a client submits with the challenge form or JSON body. */
-export interface Redemption {
-  readonly challenge: unknown;
-  readonly user: unknown;
-  readonly code: unknown;
-}
-
-/**
- * Brute-force policy consulted around every code check (implemented in src/defences).
- * `check` resolves false while the user or IP is locked out. `user` is undefined when
- * the attempt must not count against any user: the name is not a member of the door,
- * or the caller is outside the user's `sources` (else anyone could lock a user out).
- */
-export interface AttemptLimiter {
-  /** True when the user (if accountable) and the IP may try a code now. */
-  check(user: string | undefined, ip: string): Promise<boolean>;
-  /** Counts a failed attempt against the IP, and against the user if accountable. */
-  fail(user: string | undefined, ip: string): Promise<void>;
-  /** Resets the user's consecutive failures after a success. */
-  succeed(user: string, ip: string): Promise<void>;
-}
-
-/**
- * Optional listener for what the engine does (metrics); called synchronously after the
- * fact, so it must be cheap and must not throw. Nothing about a code or secret is passed.
- */
-export interface KnockObserver {
-  /** A step path was requested and reached the store (the outcome is not disclosed). */
-  onStep?(door: string): void;
-  /** A sequence was completed and a challenge issued. */
-  onChallenge?(door: string): void;
-  /** A redemption opened the door. */
-  onGrant?(door: string): void;
-  /** A redemption with a live challenge was refused. */
-  onDenial?(door: string, reason: DenyReason): void;
-}
+export type {
+  AttemptLimiter,
+  CloseResult,
+  DenyReason,
+  KnockObserver,
+  PostState,
+  RedeemResult,
+  Redemption,
+  StepRef,
+  StepResult,
+} from "./engine-types.js";
 
 /** A POST that carries nothing worth reading. */
 const NOTHING_TO_POST: PostState = Object.freeze({ challenge: false, grant: false });
