@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer, Server as HttpsServer } from "node:https";
 import { createMetrics, type GatewayMetrics } from "./admin/metrics.js";
 import { createAdminServer } from "./admin/server.js";
-import type { GatewayConfig, ListenConfig, TlsListenConfig } from "./config/types.js";
+import type { DoorConfig, GatewayConfig, ListenConfig, TlsListenConfig } from "./config/types.js";
 import { ConfigError } from "./errors.js";
 import { manageTlsContext, readTlsMaterial, type TlsContext } from "./net/tls-context.js";
 import { LiveGateway, type ReloadOutcome } from "./reload/live.js";
@@ -91,7 +91,9 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       },
       now,
     });
-  const grants = new GrantManager(store, firewall, now, log, fleet?.publisher);
+  // The doors in force, read when a grant opens or closes: a reload may add or remove some.
+  const doorNames = (): string[] => live.config.doors.map((door: DoorConfig) => door.name);
+  const grants = new GrantManager(store, firewall, now, log, fleet?.publisher, doorNames);
   if (metrics && fleet) registerAgentGauges(metrics.registry, fleet.agents, now);
   const stranger = createStranger(config.server);
   const tlsContexts: (TlsContext | undefined)[] = [];

@@ -15,7 +15,18 @@ export function createLogger(
       level: options.level ?? "info",
       base: { app: "webknock" },
       redact: {
-        paths: ["code", "secret", "*.code", "*.secret", "body.code", "req.body"],
+        paths: [
+          "code",
+          "secret",
+          "*.code",
+          "*.secret",
+          "body.code",
+          "req.body",
+          // Close tokens (Close now) are as good as a revoke for whoever holds one.
+          "closeToken",
+          "*.closeToken",
+          "body.close",
+        ],
         censor: keepErrorCodes,
       },
     },

@@ -50,12 +50,14 @@ describe("log redaction", () => {
           secret: "NB2HI4DTHIXS6ZLYMFWXA3DFFZRW63JP",
           user: { secret: "NB2HI4DTHIXS6ZLYMFWXA3DFFZRW63JP" },
           err: { code: "12345678" },
+          granted: { closeToken: "c1ose-t0ken-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" },
+          closeToken: "c1ose-t0ken-BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
         },
         "x",
       );
     });
     const text = JSON.stringify(line);
-    for (const value of ["123456", "654321", "000000", "12345678", "NB2HI4DT"]) {
+    for (const value of ["123456", "654321", "000000", "12345678", "NB2HI4DT", "c1ose-t0ken"]) {
       expect(text).not.toContain(value);
     }
     expect(line).toMatchObject({

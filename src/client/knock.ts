@@ -13,6 +13,8 @@ export interface KnockGrant {
   readonly openFor: number;
   /** ISO 8601 time at which the ports close. */
   readonly expiresAt: string;
+  /** How to close the grant early: POST `{"close": token}` to `url` (a path on the gateway). */
+  readonly close?: { readonly url: string; readonly token: string };
 }
 
 /**
@@ -20,7 +22,8 @@ export interface KnockGrant {
  * (the sequence was wrong or too slow, or this source is not allowed), `unreachable`,
  * `tls` (certificate not trusted), `unavailable` (the gateway failed closed, 503),
  * `protocol` (an answer that is not the gateway's), `invalid-request` (a URL or path that
- * would not stay on the gateway's origin; refused before anything is sent).
+ * would not stay on the gateway's origin; refused before anything is sent), `not-closed`
+ * (a close the gateway answered with its decoy: nothing was closed).
  */
 export type KnockFailure =
   | "denied"
@@ -29,7 +32,8 @@ export type KnockFailure =
   | "tls"
   | "unavailable"
   | "protocol"
-  | "invalid-request";
+  | "invalid-request"
+  | "not-closed";
 
 /** Stable code and fix per failure; scripts match on `code` (or `failure`). */
 const FAILURES: Readonly<Record<KnockFailure, { code: string; fix: string }>> = {
@@ -54,6 +58,10 @@ const FAILURES: Readonly<Record<KnockFailure, { code: string; fix: string }>> = 
   "invalid-request": {
     code: "ERR_KNOCK_INVALID_REQUEST",
     fix: "Fix the URL or the sequence paths; nothing was sent.",
+  },
+  "not-closed": {
+    code: "ERR_CLOSE_REFUSED",
+    fix: "Close from the address that knocked, with the token of the latest knock (a re-knock replaces it), while the grant is live; an expired grant is closed already.",
   },
 };
 
@@ -108,7 +116,7 @@ export function currentSequence(
 }
 
 /** A request is a step, the challenge or the redemption; each should answer in well under this. */
-const DEFAULT_TIMEOUT_MS = 10_000;
+export const DEFAULT_TIMEOUT_MS = 10_000;
 const JSON_HEADERS = { accept: "application/json" } as const;
 
 /**
@@ -174,7 +182,7 @@ export async function knock(request: KnockRequest): Promise<KnockGrant> {
 }
 
 /** The gateway's base URL: http or https, anything else refused. */
-function gatewayUrl(text: string): URL {
+export function gatewayUrl(text: string): URL {
   let url: URL;
   try {
     url = new URL(text);
@@ -209,7 +217,8 @@ export function stepUrl(base: URL, path: string): URL {
   return url;
 }
 
-async function send(
+/** Sends one JSON request (a body is sent as JSON); transport failures become KnockErrors. */
+export async function send(
   client: HttpClient,
   method: "GET" | "POST",
   url: URL,
@@ -226,7 +235,8 @@ async function send(
   }
 }
 
-function parseJson(res: HttpResponse, key: string): Record<string, unknown> {
+/** The JSON body when it holds `key`; anything else is a `protocol` KnockError. */
+export function parseJson(res: HttpResponse, key: string): Record<string, unknown> {
   try {
     const value: unknown = JSON.parse(res.body);
     if (typeof value === "object" && value !== null && key in value)
@@ -253,7 +263,8 @@ function isGrant(value: unknown): value is KnockGrant {
   );
 }
 
-function unavailable(): KnockError {
+/** The gateway failed closed (503). */
+export function unavailable(): KnockError {
   return new KnockError(
     "unavailable",
     "The gateway is up but unavailable (503): its state store is down, so it opens nothing.",

@@ -16,12 +16,19 @@ const record = (value: unknown): Record<string, unknown> =>
 const text = (value: unknown): string | undefined =>
   typeof value === "string" && value !== "" ? value : undefined;
 
-/** Files holding secrets (TOTP secrets, the admin token, TLS keys), from the config as written. */
+/**
+ * Files holding secrets (TOTP secrets, rotating doors' sequence keys, the admin token, TLS
+ * keys), from the config as written.
+ */
 export function secretFiles(raw: unknown): NamedFile[] {
   const files: NamedFile[] = [];
   for (const [name, user] of Object.entries(record(record(raw).users))) {
     const path = text(record(user).secretFile);
     if (path !== undefined) files.push({ key: `users.${name}.secretFile`, path });
+  }
+  for (const [name, door] of Object.entries(record(record(raw).doors))) {
+    const path = text(record(record(door).sequence).keyFile);
+    if (path !== undefined) files.push({ key: `doors.${name}.sequence.keyFile`, path });
   }
   const token = text(record(record(raw).admin).tokenFile);
   if (token !== undefined) files.push({ key: "admin.tokenFile", path: token });

@@ -1,7 +1,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { RedeemResult, Redemption } from "../knock/engine.js";
+import type {
+  CloseResult,
+  KnockEngine,
+  PostState,
+  RedeemResult,
+  Redemption,
+  StepRef,
+} from "../knock/engine.js";
 import { LOCAL_HOST } from "../fleet/keys.js";
 import type { HostState } from "../fleet/publisher.js";
+import { answerClosed, closeValues } from "./answer-close.js";
 import type { StepHandler, StepHandlerDeps } from "./answer-step.js";
 import { readBody } from "./body.js";
 import type { ViewValues } from "./views.js";
@@ -9,13 +17,25 @@ import type { ViewValues } from "./views.js";
 /** What a POST without a live challenge gets, as the engine's own refusal. */
 const REFUSED: RedeemResult = Object.freeze({ kind: "decoy" });
 
-/** POST of a last step: reads the form and redeems the challenge in it. */
+/**
+ * POST of a last step: reads the form and redeems the challenge in it, or closes the
+ * caller's grant when the form carries a `close` token. Both live on the one path a
+ * stranger cannot tell from any other: without a live challenge or grant for this door
+ * and IP, the answer is the decoy and the body is never read.
+ */
 export function createAnswerRedeem(deps: StepHandlerDeps): StepHandler {
   const { engine, stranger, respond, answerError } = deps;
-  const answer = (req: IncomingMessage, res: ServerResponse, result: RedeemResult): void => {
+  const answer = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    result: RedeemResult | CloseResult,
+  ): void => {
     switch (result.kind) {
       case "decoy":
         stranger.refuse(res);
+        return;
+      case "closed":
+        answerClosed(respond, req, res, result.grant);
         return;
       case "denied":
         respond(req, res, {
@@ -34,6 +54,7 @@ export function createAnswerRedeem(deps: StepHandlerDeps): StepHandler {
           openFor: Math.round((grant.expiresAt - grant.grantedAt) / 1000),
           expiresAt: new Date(grant.expiresAt).toISOString(),
           hosts: result.hosts,
+          close: { url: pathOf(req), token: result.closeToken },
         };
         respond(req, res, {
           status: 200,
@@ -48,6 +69,7 @@ export function createAnswerRedeem(deps: StepHandlerDeps): StepHandler {
             // Shown without JavaScript; the page's script swaps in the phone's local time.
             expiresAtText: `${granted.expiresAt.slice(11, 19)} UTC`,
             fleet: hostsSection(result.hosts),
+            ...closeValues(granted.close),
           },
         });
       }
@@ -57,9 +79,9 @@ export function createAnswerRedeem(deps: StepHandlerDeps): StepHandler {
     // Without a live challenge for this door and IP the body is never read: the answer is
     // the stranger's, as at once as on a random path, whatever the body's size or pace.
     engine
-      .hasChallenge(step, ip)
-      .then((live) =>
-        live ? readForm(req, res).then((form) => engine.redeem(step, ip, form)) : REFUSED,
+      .postState(step, ip)
+      .then((state) =>
+        state.challenge || state.grant ? readAndAct(engine, req, res, step, ip, state) : REFUSED,
       )
       .then(
         (result) => {
@@ -72,10 +94,43 @@ export function createAnswerRedeem(deps: StepHandlerDeps): StepHandler {
   };
 }
 
-/** The fields of a redemption; anything else in the body is ignored. */
-async function readForm(req: IncomingMessage, res: ServerResponse): Promise<Redemption> {
+/**
+ * Reads the body and does what it asks: a `close` field closes the grant (and never
+ * redeems), anything else is a redemption. What the state rules out is the decoy.
+ */
+async function readAndAct(
+  engine: KnockEngine,
+  req: IncomingMessage,
+  res: ServerResponse,
+  step: StepRef,
+  ip: string,
+  state: PostState,
+): Promise<RedeemResult | CloseResult> {
+  const form = await readForm(req, res);
+  if (form.close !== undefined) return state.grant ? engine.close(step, ip, form.close) : REFUSED;
+  return state.challenge ? engine.redeem(step, ip, form) : REFUSED;
+}
+
+/** The request's path, without its query: the step path the form posts back to. */
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? "";
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/** The fields of a redemption and of a close; anything else in the body is ignored. */
+async function readForm(
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<Redemption & { readonly close: unknown }> {
   const body = await readBody(req, res);
-  return { challenge: body.challenge, user: body.user, code: body.code, passkey: body.passkey };
+  return {
+    challenge: body.challenge,
+    user: body.user,
+    code: body.code,
+    passkey: body.passkey,
+    close: body.close,
+  };
 }
 
 /**

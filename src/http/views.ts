@@ -3,7 +3,14 @@ import { fileURLToPath } from "node:url";
 
 /** The page templates in views/; read once at start-up. */
 export type ViewName =
-  "challenge" | "challenge-passkey" | "granted" | "denied" | "unavailable" | "enroll" | "enrolled";
+  | "challenge"
+  | "challenge-passkey"
+  | "granted"
+  | "closed"
+  | "denied"
+  | "unavailable"
+  | "enroll"
+  | "enrolled";
 
 /** The files in views/ that make each page's body, in order. */
 const VIEW_PARTS: Readonly<Record<ViewName, readonly string[]>> = {
@@ -11,6 +18,7 @@ const VIEW_PARTS: Readonly<Record<ViewName, readonly string[]>> = {
   // The code form first and whole: without JavaScript the passkey part stays hidden.
   "challenge-passkey": ["challenge", "passkey"],
   granted: ["granted"],
+  closed: ["closed"],
   denied: ["denied"],
   unavailable: ["unavailable"],
   enroll: ["enroll"],

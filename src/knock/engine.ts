@@ -6,12 +6,15 @@ import { CidrSet } from "../net/ip.js";
 import type { AdvanceOutcome, KnockStore } from "../store/types.js";
 import type { GrantManager } from "./grants.js";
 import { logCollision, StepTable } from "./rotation.js";
+import { MAX_CLOSE_TOKEN_LENGTH } from "./close-token.js";
 import { isWellFormedCode, TOTP_REPLAY_TTL_MS, verifyTotp } from "./totp.js";
 import { checkPasskey, type PasskeyCheckDeps } from "./passkey-redeem.js";
 import type {
   AttemptLimiter,
+  CloseResult,
   DenyReason,
   KnockObserver,
+  PostState,
   RedeemResult,
   Redemption,
   StepRef,
@@ -22,6 +25,9 @@ export type * from "./types.js";
 
 /** How long a knocker waits for agents' hosts to confirm (issue 13: "say, 1 s"). */
 const HOST_WAIT_MS = 1000;
+
+/** A POST that carries nothing worth reading. */
+const NOTHING_TO_POST: PostState = Object.freeze({ challenge: false, grant: false });
 
 /** The answer of every step that issues no challenge; shared, as it carries nothing. */
 const DECOY_STEP: StepResult = Object.freeze({ kind: "decoy" });
@@ -155,17 +161,41 @@ export class KnockEngine {
   }
 
   /**
-   * True when a POST to this step may carry a redemption worth reading: the step is a
-   * door's last and the store holds a live challenge for this door and IP. One store read
-   * that changes nothing; the edge asks it before reading a byte of the body.
+   * What a POST to this step may carry that is worth reading: a redemption (the step is a
+   * door's last and a challenge for this door and IP is live) or a close (a grant for
+   * this door and IP is live). Two store reads in parallel that change nothing; the edge
+   * asks before reading a byte of the body, and reads none when both are false.
    */
-  hasChallenge(ref: StepRef, ip: string): Promise<boolean> {
-    if (!ref.last) return Promise.resolve(false);
+  postState(ref: StepRef, ip: string): Promise<PostState> {
+    if (!ref.last) return Promise.resolve(NOTHING_TO_POST);
+    const door = ref.door.name;
     try {
-      return this.store.hasChallenge(ref.door.name, ip);
+      return Promise.all([this.store.hasChallenge(door, ip), this.store.grantsOf(ip, [door])]).then(
+        ([challenge, grants]) => ({
+          challenge,
+          grant: grants.some((g) => g.expiresAt > this.now() && g.closeHash !== undefined),
+        }),
+      );
     } catch (error) {
       return rejection(error);
     }
+  }
+
+  /**
+   * Closes this IP's grant on the step's door when `token` is its close token. Anything
+   * else (no grant, expired, wrong or malformed token) closes nothing and yields the
+   * decoy; the refusal is logged, the client learns nothing from it.
+   */
+  async close(ref: StepRef, ip: string, token: unknown): Promise<CloseResult> {
+    const { door } = ref;
+    const wellFormed = typeof token === "string" && token.length <= MAX_CLOSE_TOKEN_LENGTH;
+    const grant =
+      ref.last && wellFormed ? await this.grants.close(door.name, ip, token) : undefined;
+    if (grant === undefined) {
+      this.log.warn({ event: "close-refused", ip, door: door.name }, "close refused");
+      return { kind: "decoy" };
+    }
+    return { kind: "closed", grant };
   }
 
   /**
@@ -240,7 +270,7 @@ export class KnockEngine {
     ip: string,
     audit: { readonly user: string; readonly factor: "totp" | "passkey" },
   ): Promise<RedeemResult> {
-    const grant = await this.grants.open(door, ip, audit.user);
+    const { grant, closeToken } = await this.grants.open(door, ip, audit.user);
     this.observer.onGrant?.(door.name);
     this.log.info(
       {
@@ -253,7 +283,8 @@ export class KnockEngine {
       },
       "door opened",
     );
-    return { kind: "granted", grant, hosts: await this.grants.hostStates(grant, HOST_WAIT_MS) };
+    const hosts = await this.grants.hostStates(grant, HOST_WAIT_MS);
+    return { kind: "granted", grant, hosts, closeToken };
   }
 
   /** The user record for a name, if configured. */

@@ -1,7 +1,6 @@
 import type { DoorConfig } from "../config/types.js";
 import { UnsafeValueError } from "../errors.js";
 import type { FirewallAdapter, FirewallRule } from "../firewall/types.js";
-import { ruleKey } from "../firewall/types.js";
 import { assertRule } from "../firewall/validate.js";
 import { canonicalIp } from "../net/ip.js";
 import { grantId, type GrantRecord, type KnockStore } from "../store/types.js";
@@ -9,6 +8,17 @@ import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { GrantEventSink, HostState } from "../fleet/publisher.js";
 import { includesLocal, LOCAL_HOST, remoteHosts } from "../fleet/keys.js";
+import { closeTokenMatches, hashCloseToken, newCloseToken } from "./close-token.js";
+import { KeyQueue } from "./key-queue.js";
+import { canonical, keyOf, localRulesOf, neededUntil, rulesOf } from "./grant-rules.js";
+
+/** A grant as `open` hands it out: the record, and the close token that was given with it. */
+export interface OpenedGrant {
+  /** The stored record (holding only the token's hash). */
+  readonly grant: GrantRecord;
+  /** The one secret that lets the knocker close this grant early; never stored. */
+  readonly closeToken: string;
+}
 
 /**
  * Opens, refreshes, revokes and expires grants, keeping the store's record and the
@@ -19,9 +29,14 @@ import { includesLocal, LOCAL_HOST, remoteHosts } from "../fleet/keys.js";
  * the firewall's own listing (the iptables `exp=` comment, the command backend's state
  * file). The second is what makes a restart safe: a gateway whose store was in memory (or
  * lost) adopts the live rules it finds at start-up and closes each at its own expiry.
+ *
+ * One kernel rule per (IP, port) serves every grant of that IP that opens the port (one
+ * per door): it carries the latest of their expiries, and closing one grant (expiry,
+ * revoke, close) keeps the rule while another live grant still needs it. The store is
+ * asked which grants those are, so this holds across restarts and gateways.
  */
 export class GrantManager {
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly queue = new KeyQueue();
   /** Latest expiry this process opened per door and IP; a sweep of an older grant skips it. */
   private readonly latestExpiry = new Map<string, number>();
   /** Latest expiry this process wrote per rule (`ip proto/port`), whichever door it was for. */
@@ -35,12 +50,18 @@ export class GrantManager {
     private readonly now: Clock,
     private readonly log: Logger,
     /** Where grants for other hosts go (src/fleet); absent when no door names one. */
-    private readonly sink?: GrantEventSink,
+    private readonly sink: GrantEventSink | undefined,
+    /** Every door's name, read on each call (a reload may change them). */
+    private readonly doorNames: () => readonly string[],
   ) {}
 
-  /** Opens the door's ports for `ip` (or refreshes their expiry) and records the grant. */
-  async open(door: DoorConfig, ip: string, user: string): Promise<GrantRecord> {
+  /**
+   * Opens the door's ports for `ip` (or refreshes their expiry) and records the grant,
+   * with the hash of a fresh close token (a re-knock's token replaces the last one).
+   */
+  async open(door: DoorConfig, ip: string, user: string): Promise<OpenedGrant> {
     const grantedAt = this.now();
+    const closeToken = newCloseToken();
     const grant: GrantRecord = {
       door: door.name,
       ip,
@@ -49,6 +70,7 @@ export class GrantManager {
       grantedAt,
       expiresAt: grantedAt + door.openForMs,
       ...(door.hosts === undefined ? {} : { hosts: door.hosts }),
+      closeHash: hashCloseToken(closeToken),
     };
     // Never record a grant the firewall would refuse, nor one under a second spelling of
     // an address: every entry point hands over net/ip.ts's canonical form.
@@ -59,13 +81,16 @@ export class GrantManager {
       // only makes the sweeper close a rule that is not there (idempotent).
       await this.store.putGrant(grant);
       await this.announce("opened", grant);
+      const others = await this.othersOf(grant);
       for (const rule of localRulesOf(grant)) {
-        await this.firewall.open(rule);
-        this.latestRule.set(keyOf(rule), rule.expiresAt);
+        // Never shorten a rule another door's longer grant holds open.
+        const expiresAt = Math.max(rule.expiresAt, neededUntil(others, rule) ?? 0);
+        await this.firewall.open({ ...rule, expiresAt });
+        this.latestRule.set(keyOf(rule), expiresAt);
       }
       this.latestExpiry.set(grantId(door.name, ip), grant.expiresAt);
     });
-    return grant;
+    return { grant, closeToken };
   }
 
   /**
@@ -90,21 +115,84 @@ export class GrantManager {
   /** Closes a grant at once (admin revoke). Returns the removed record, if any. */
   async revoke(doorName: string, ip: string): Promise<GrantRecord | undefined> {
     return this.serial(ip, async () => {
-      const grant = await this.store.removeGrant(doorName, ip);
-      if (grant) {
-        for (const rule of localRulesOf(grant)) {
-          await this.firewall.close(rule);
-          this.latestRule.delete(keyOf(rule));
-        }
-        await this.announce("revoked", grant);
+      const grant = await this.remove(doorName, ip);
+      if (grant)
         this.log.info(
           { event: "revoke", door: grant.door, ip: grant.ip, user: grant.user },
           "grant revoked",
         );
-      }
-      this.latestExpiry.delete(grantId(doorName, ip));
       return grant;
     });
+  }
+
+  /**
+   * Closes the grant of `ip` on a door at its knocker's request, if `token` is the close
+   * token given out with it and the grant is live; else closes nothing and resolves
+   * undefined (the caller answers that with the decoy, whatever the reason). The token
+   * works once: the record that holds its hash is removed atomically.
+   */
+  async close(doorName: string, ip: string, token: string): Promise<GrantRecord | undefined> {
+    return this.serial(ip, async () => {
+      const [record] = await this.store.grantsOf(ip, [doorName]);
+      if (record === undefined || record.expiresAt <= this.now()) return undefined;
+      if (!closeTokenMatches(record.closeHash, token)) return undefined;
+      const grant = await this.remove(doorName, ip, record.closeHash);
+      if (grant)
+        this.log.info(
+          { event: "close", door: grant.door, ip: grant.ip, user: grant.user },
+          "grant closed by its knocker",
+        );
+      return grant;
+    });
+  }
+
+  /** Removes the record (only one with `closeHash`, if given) and releases its rules. In the IP's queue. */
+  private async remove(
+    doorName: string,
+    ip: string,
+    closeHash?: string,
+  ): Promise<GrantRecord | undefined> {
+    const grant = await this.store.removeGrant(doorName, ip, closeHash);
+    if (grant) {
+      await this.release(grant, false);
+      await this.announce("revoked", grant);
+    }
+    this.latestExpiry.delete(grantId(doorName, ip));
+    return grant;
+  }
+
+  /**
+   * Closes the local rules of a grant that is gone from the store, except those another
+   * live grant of the IP still needs: those stay, with the latest expiry among the grants
+   * that need them (shortened if the gone grant held the latest). A sweep (`sweeping`)
+   * also leaves a rule this process refreshed since. Runs inside the IP's queue.
+   */
+  private async release(grant: GrantRecord, sweeping: boolean): Promise<void> {
+    const others = await this.othersOf(grant);
+    for (const rule of localRulesOf(grant)) {
+      const needed = neededUntil(others, rule);
+      if (needed === undefined) {
+        if (sweeping) await this.closeUnlessRefreshed(rule);
+        else {
+          await this.firewall.close(rule);
+          this.latestRule.delete(keyOf(rule));
+        }
+      } else if (needed < rule.expiresAt) {
+        // The kernel holds this grant's later expiry: bring it back to what is still needed.
+        await this.firewall.open({ ...rule, expiresAt: needed });
+        this.latestRule.set(keyOf(rule), needed);
+      }
+    }
+  }
+
+  /** The live grants of the same IP on other doors that open ports on this host. */
+  private async othersOf(grant: GrantRecord): Promise<GrantRecord[]> {
+    const doors = this.doorNames().filter((name) => name !== grant.door);
+    if (doors.length === 0 || localRulesOf(grant).length === 0) return [];
+    const now = this.now();
+    return (await this.store.grantsOf(grant.ip, doors)).filter(
+      (other) => other.expiresAt > now && includesLocal(other.hosts),
+    );
   }
 
   /**
@@ -178,7 +266,7 @@ export class GrantManager {
         if ((this.latestExpiry.get(key) ?? 0) > grant.expiresAt) return;
         this.latestExpiry.delete(key);
         // Remote hosts close by themselves (kernel expiry or their agent's sweeper).
-        for (const rule of localRulesOf(grant)) await this.closeUnlessRefreshed(rule);
+        await this.release(grant, true);
       });
       this.log.info(
         { event: "expire", door: grant.door, ip: grant.ip, user: grant.user },
@@ -221,34 +309,8 @@ export class GrantManager {
     return true;
   }
 
+  /** Runs `task` in the queue of `ip` (its canonical form, as the firewall lists it). */
   private serial<T>(ip: string, task: () => Promise<T>): Promise<T> {
-    const key = canonical(ip);
-    const previous = this.queues.get(key) ?? Promise.resolve();
-    const run = previous.then(task, task);
-    const tail = run.catch(() => undefined);
-    this.queues.set(key, tail);
-    void tail.then(() => {
-      if (this.queues.get(key) === tail) this.queues.delete(key);
-    });
-    return run;
+    return this.queue.run(canonical(ip), task);
   }
-}
-
-/** The address as the firewall lists it, so a listed rule and a grant's rule share a key. */
-const canonical = (ip: string): string => canonicalIp(ip) ?? ip;
-
-const keyOf = (rule: FirewallRule): string => ruleKey({ ...rule, ip: canonical(rule.ip) });
-
-/** The rules this gateway's own firewall holds for a grant: none unless `local` is among its hosts. */
-const localRulesOf = (grant: GrantRecord): FirewallRule[] =>
-  includesLocal(grant.hosts) ? rulesOf(grant) : [];
-
-/** One firewall rule per port of a grant. */
-export function rulesOf(grant: GrantRecord): FirewallRule[] {
-  return grant.ports.map(({ proto, port }) => ({
-    ip: grant.ip,
-    proto,
-    port,
-    expiresAt: grant.expiresAt,
-  }));
 }

@@ -41,7 +41,21 @@ export type RedeemResult =
       readonly grant: GrantRecord;
       /** Each host the door names, `open` or still `pending` after a bounded wait. */
       readonly hosts: Record<string, HostState>;
+      /** Given to the knocker only: closes this grant early (POST `close` to the same path). */
+      readonly closeToken: string;
     };
+
+/** What a close request (POST `close` to a last step) yields. */
+export type CloseResult =
+  { readonly kind: "decoy" } | { readonly kind: "closed"; readonly grant: GrantRecord };
+
+/** What a POST to a last step may be, decided before its body is read. */
+export interface PostState {
+  /** A live challenge for this door and IP: the POST may redeem it. */
+  readonly challenge: boolean;
+  /** A live grant for this door and IP: the POST may close it. */
+  readonly grant: boolean;
+}
 
 /** What a client submits with the challenge form or JSON body. */
 export interface Redemption {

@@ -158,11 +158,22 @@ export class MemoryStore implements KnockStore {
     return Promise.resolve();
   }
 
-  removeGrant(door: string, ip: string): Promise<GrantRecord | undefined> {
+  removeGrant(door: string, ip: string, closeHash?: string): Promise<GrantRecord | undefined> {
     const id = grantId(door, ip);
     const grant = this.grants.get(id);
+    if (grant === undefined || (closeHash !== undefined && grant.closeHash !== closeHash))
+      return Promise.resolve(undefined);
     this.grants.delete(id);
     return Promise.resolve(grant);
+  }
+
+  grantsOf(ip: string, doors: readonly string[]): Promise<GrantRecord[]> {
+    const found: GrantRecord[] = [];
+    for (const door of doors) {
+      const grant = this.grants.get(grantId(door, ip));
+      if (grant !== undefined) found.push(grant);
+    }
+    return Promise.resolve(found);
   }
 
   listGrants(): Promise<GrantRecord[]> {

@@ -90,9 +90,18 @@ end
 return 1
 `;
 
-/** KEYS[1] grants hash, KEYS[2] expiry zset; ARGV[1] id. Returns the removed JSON or false. */
+/**
+ * KEYS[1] grants hash, KEYS[2] expiry zset; ARGV[1] id, ARGV[2] close hash or "" (any).
+ * Returns the removed JSON, or false when there is none or it carries another close hash.
+ */
 export const REMOVE_GRANT_SCRIPT = `
 local json = redis.call('HGET', KEYS[1], ARGV[1])
+if not json then
+  return false
+end
+if ARGV[2] ~= '' and cjson.decode(json).closeHash ~= ARGV[2] then
+  return false
+end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return json
@@ -212,7 +221,7 @@ interface ScriptCommands {
   wkTakeChallenge(key: string, token: string): Promise<number>;
   wkClaimTotp(key: string, step: number, ttlMs: number): Promise<number>;
   wkPutGrant(hash: string, zset: string, ...argv: (string | number)[]): Promise<number>;
-  wkRemoveGrant(hash: string, zset: string, id: string): Promise<string | null>;
+  wkRemoveGrant(hash: string, zset: string, id: string, closeHash: string): Promise<string | null>;
   wkTakeExpired(hash: string, zset: string, now: number, limit: number): Promise<string[]>;
 }
 

@@ -235,11 +235,23 @@ export class RedisStore implements KnockStore {
     );
   }
 
-  async removeGrant(door: string, ip: string): Promise<GrantRecord | undefined> {
+  async removeGrant(
+    door: string,
+    ip: string,
+    closeHash?: string,
+  ): Promise<GrantRecord | undefined> {
     const json = await this.call(() =>
-      this.redis.wkRemoveGrant(...this.grantKeys(), grantId(door, ip)),
+      this.redis.wkRemoveGrant(...this.grantKeys(), grantId(door, ip), closeHash ?? ""),
     );
     return json === null ? undefined : (JSON.parse(json) as GrantRecord);
+  }
+
+  async grantsOf(ip: string, doors: readonly string[]): Promise<GrantRecord[]> {
+    if (doors.length === 0) return [];
+    const [hash] = this.grantKeys();
+    const ids = doors.map((door) => grantId(door, ip));
+    const values = await this.call(() => this.redis.hmget(hash, ...ids));
+    return values.flatMap((json) => (json === null ? [] : [JSON.parse(json) as GrantRecord]));
   }
 
   async listGrants(): Promise<GrantRecord[]> {

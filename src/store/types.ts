@@ -42,6 +42,11 @@ export interface GrantRecord {
   readonly expiresAt: number;
   /** Hosts the door names (src/fleet); absent means the gateway's own host only. */
   readonly hosts?: readonly string[];
+  /**
+   * SHA-256 (hex) of the close token given out with the grant (src/knock/close-token.ts);
+   * the token itself is never stored. Absent on records written before close tokens.
+   */
+  readonly closeHash?: string;
 }
 
 /** A banned client (address or prefix) whose knocks are on a budget until `until` (epoch ms). */
@@ -146,8 +151,19 @@ export interface KnockStore {
   /** Adds or replaces (refreshes) the grant for its door and IP. */
   putGrant(grant: GrantRecord): Promise<void>;
 
-  /** Removes and returns the grant for a door and IP, if any (revoke). */
-  removeGrant(door: string, ip: string): Promise<GrantRecord | undefined>;
+  /**
+   * Removes and returns the grant for a door and IP, if any (revoke). With `closeHash`,
+   * only a record carrying that hash is removed (a close): atomic, so of concurrent
+   * closes with one token exactly one gets the record, and a close racing a re-knock
+   * (which writes a new hash) removes nothing.
+   */
+  removeGrant(door: string, ip: string, closeHash?: string): Promise<GrantRecord | undefined>;
+
+  /**
+   * The recorded grants of `ip` on the given doors (live or awaiting the sweeper), in no
+   * particular order: one round trip, whatever the number of grants held for others.
+   */
+  grantsOf(ip: string, doors: readonly string[]): Promise<GrantRecord[]>;
 
   /** Every recorded grant, live or awaiting the sweeper, soonest expiry first. */
   listGrants(): Promise<GrantRecord[]>;

@@ -143,6 +143,26 @@ describe("phone pages in a real browser", () => {
     expect(await page.textContent("#seconds")).toBe("60");
     expect(await page.textContent("#until")).toMatch(/^\d\d:\d\d:\d\d UTC$/);
     await page.screenshot({ path: join(SHOTS, "phone-granted-nojs.png"), fullPage: true });
+    // Close now is a plain form: it works without JavaScript, and the port closes at once.
+    expect((await page.locator("#close-now").boundingBox())?.height).toBeGreaterThanOrEqual(48);
+    expect(await gw.firewall.list()).toHaveLength(2);
+    const action = await page.getAttribute("#close-form", "action");
+    const token = await page.getAttribute("#close-form input[name=close]", "value");
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === "POST"),
+      page.tap("#close-now"),
+    ]);
+    expect(response.status()).toBe(200);
+    await page.waitForSelector("h1.bad");
+    expect(await page.textContent("h1")).toBe("Closed");
+    expect(await page.textContent("#ports")).toBe("tcp/22, udp/51820");
+    expect(await gw.firewall.list()).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, "phone-closed-nojs.png"), fullPage: true });
+    // The same form again (a resubmission): the token is spent, the answer is the decoy.
+    const again = await context.request.post(gw.url + (action ?? ""), {
+      form: { close: token ?? "" },
+    });
+    expect(again.status()).toBe(404);
     await close(context, errors);
   });
 });

@@ -75,6 +75,7 @@ describe("webknock knock", () => {
         openFor: 60,
         expiresAt: expect.any(String) as string,
         hosts: { local: "open" },
+        close: { url: TEST_SEQUENCE[2], token: expect.stringMatching(/^[\w-]{43}$/) as string },
       },
     });
     expect(Date.parse(out.granted.expiresAt)).toBeGreaterThan(Date.now());

@@ -6,6 +6,14 @@ import { contextFor, rawConfig } from "./support.js";
 const raw = {
   ...rawConfig("log", ["tcp/22"]),
   users: { alice: { secretFile: "/etc/webknock/alice.totp" }, bob: { secretEnv: "BOB" } },
+  doors: {
+    ssh: { sequence: ["/a"], open: ["tcp/22"], users: ["alice"] },
+    api: {
+      sequence: { rotate: "10m", steps: 3, keyFile: "/etc/webknock/api.seqkey" },
+      open: ["tcp/443"],
+      users: ["alice"],
+    },
+  },
   admin: { tokenFile: "/etc/webknock/admin.token" },
   server: { listen: [{ host: "0.0.0.0", port: 443, tls: { cert: "/c.pem", key: "/k.pem" } }] },
 };
@@ -14,6 +22,7 @@ describe("the file checks", () => {
   it("finds every secret file the config names", () => {
     expect(secretFiles(raw).map((f) => `${f.key}=${f.path}`)).toEqual([
       "users.alice.secretFile=/etc/webknock/alice.totp",
+      "doors.api.sequence.keyFile=/etc/webknock/api.seqkey",
       "admin.tokenFile=/etc/webknock/admin.token",
       "server.listen[0].tls.key=/k.pem",
     ]);
@@ -22,6 +31,7 @@ describe("the file checks", () => {
   it("wants owner-only modes and names the chmod", async () => {
     const modes: Record<string, FileStat> = {
       "/etc/webknock/alice.totp": { mode: 0o600, uid: 0 },
+      "/etc/webknock/api.seqkey": { mode: 0o640, uid: 0 },
       "/etc/webknock/admin.token": { mode: 0o644, uid: 0 },
     };
     const ctx = contextFor(rawConfig("log", ["tcp/22"]), () => Promise.reject(new Error("none")), {
@@ -29,11 +39,14 @@ describe("the file checks", () => {
       stat: (path) => modes[path],
     });
     const found = await fileModesCheck.run(ctx);
-    expect(found.map((f) => f.severity)).toEqual(["ok", "problem", "problem"]);
+    expect(found.map((f) => f.severity)).toEqual(["ok", "problem", "problem", "problem"]);
     expect(found[1]?.fix).toBe(
+      "chmod 600 /etc/webknock/api.seqkey (owned by the user webknock runs as).",
+    );
+    expect(found[2]?.fix).toBe(
       "chmod 600 /etc/webknock/admin.token (owned by the user webknock runs as).",
     );
-    expect(found[2]?.summary).toContain("/k.pem does not exist");
+    expect(found[3]?.summary).toContain("/k.pem does not exist");
   });
 
   it("reports an unreadable certificate as a problem", async () => {

@@ -193,6 +193,25 @@ describe("webknock doctor: the firewall checks against a real kernel", { timeout
     expect(problems(await doctor())).toEqual([]);
   });
 
+  it("names a native nftables DNAT (Docker's nftables backend) ahead of the input hook", async () => {
+    const { ns, doctor } = await setUp("nftables");
+    await ns.exec(
+      "nft",
+      ["-f", "-"],
+      `add table ip docker
+add chain ip docker prerouting { type nat hook prerouting priority dstnat; policy accept; }
+add rule ip docker prerouting fib daddr type local tcp dport ${PORT} dnat to 172.17.0.2:22
+`,
+    );
+    const found = problems(await doctor());
+    expect(found).toHaveLength(1);
+    expect(found[0]?.summary).toMatch(
+      /tcp dport 2222 dnat to 172\.17\.0\.2:22` forwards tcp\/2222 before the input hook/,
+    );
+    expect(found[0]?.fix).toContain("hook forward");
+    expect(found[0]?.fix).toContain("DOCKER-USER");
+  });
+
   it("nftables: an accept in a higher-priority chain is no bypass (the kernel agrees)", async () => {
     const { ns, doctor } = await setUp("nftables");
     await ns.exec(

@@ -42,7 +42,8 @@ function setup(start = 1_800_000_000_000) {
   };
   const store = new MemoryStore(clock);
   const firewall = new RecordingFirewall();
-  const grants = new GrantManager(store, firewall, clock, silentLogger());
+  const doors = () => config.doors.map((door) => door.name);
+  const grants = new GrantManager(store, firewall, clock, silentLogger(), undefined, doors);
   const limiter = new RecordingLimiter();
   const engine = new KnockEngine({
     config,
@@ -138,23 +139,27 @@ describe("KnockEngine on a MemoryStore with a fake clock", () => {
     expect((await t.walk(ip)).length).toBeGreaterThan(20);
   });
 
-  it("asks the store for a live challenge only on a last step, and forgets it once redeemed or expired", async () => {
+  it("asks the store for a live challenge or grant only on a last step, and forgets a challenge once redeemed or expired", async () => {
     const t = setup();
     const ip = "203.0.113.21";
     const last = t.stepOf(ssh.sequence.at(-1) ?? "");
     const first = t.stepOf(ssh.sequence[0] ?? "");
-    expect(await t.engine.hasChallenge(last, ip)).toBe(false);
+    expect((await t.engine.postState(last, ip)).challenge).toBe(false);
     const token = await t.walk(ip);
-    expect(await t.engine.hasChallenge(last, ip)).toBe(true);
-    expect(await t.engine.hasChallenge(first, ip)).toBe(false);
-    expect(await t.engine.hasChallenge(last, "203.0.113.22")).toBe(false);
+    expect((await t.engine.postState(last, ip)).challenge).toBe(true);
+    expect((await t.engine.postState(first, ip)).challenge).toBe(false);
+    expect((await t.engine.postState(last, "203.0.113.22")).challenge).toBe(false);
     const code = await currentTotp(BOB_SECRET, t.now());
     const granted = await t.engine.redeem(last, ip, { challenge: token, user: "bob", code });
     expect(granted.kind).toBe("granted");
-    expect(await t.engine.hasChallenge(last, ip)).toBe(false);
+    expect(await t.engine.postState(last, ip)).toEqual({ challenge: false, grant: true });
+    expect(await t.engine.postState(first, ip)).toEqual({ challenge: false, grant: false });
+    expect((await t.engine.postState(last, "203.0.113.22")).grant).toBe(false);
+    t.tick(ssh.openForMs);
+    expect(await t.engine.postState(last, ip)).toEqual({ challenge: false, grant: false });
     await t.walk(ip);
     t.tick(ssh.challengeTimeoutMs);
-    expect(await t.engine.hasChallenge(last, ip)).toBe(false);
+    expect((await t.engine.postState(last, ip)).challenge).toBe(false);
   });
 
   it("opens the door for a good code at the engine's time, once: the same code again is a replay", async () => {

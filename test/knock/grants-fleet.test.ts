@@ -39,6 +39,7 @@ function setup(withSink = true) {
     now,
     silentLogger(),
     withSink ? sink : undefined,
+    () => ["ssh", "remote", "both"],
   );
   return { firewall, sink, grants, now, tick: (ms: number) => (time += ms) };
 }
@@ -53,7 +54,7 @@ describe("GrantManager with doors that name fleet hosts", () => {
     for (const { proto, port } of base.open) {
       await firewall.open({ ip: "203.0.113.7", proto, port, expiresAt });
     }
-    const grant = await grants.open(remote, "203.0.113.7", "alice");
+    const { grant } = await grants.open(remote, "203.0.113.7", "alice");
     expect(await grants.hostStates(grant, 10)).toEqual({ web1: "open", web2: "open" });
     expect(sink.calls).toEqual(["opened remote web1,web2"]);
     const before = await firewall.list();
@@ -67,7 +68,7 @@ describe("GrantManager with doors that name fleet hosts", () => {
   it("opens local rules and announces the others for [local, web1]; revoke closes and announces", async () => {
     const { firewall, sink, grants } = setup();
     const both = { ...base, name: "both", hosts: ["local", "web1"] };
-    const grant = await grants.open(both, "203.0.113.8", "alice");
+    const { grant } = await grants.open(both, "203.0.113.8", "alice");
     expect(await firewall.list()).toHaveLength(base.open.length);
     expect(await grants.hostStates(grant, 10)).toEqual({ local: "open", web1: "open" });
     await grants.revoke("both", "203.0.113.8");

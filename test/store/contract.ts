@@ -186,6 +186,37 @@ export function describeStoreContract(
       expect(await h.store.listGrants()).toHaveLength(1);
     });
 
+    it("finds an IP's grants on the doors asked for, and no one else's", async () => {
+      const now = h.now();
+      await h.store.putGrant(grant("203.0.113.7", now + 5000, "ssh"));
+      await h.store.putGrant(grant("203.0.113.7", now + 9000, "web"));
+      await h.store.putGrant(grant("203.0.113.8", now + 9000, "ssh"));
+      const found = await h.store.grantsOf("203.0.113.7", ["ssh", "web", "vpn"]);
+      expect(found.map((g) => [g.door, g.expiresAt]).sort()).toEqual([
+        ["ssh", now + 5000],
+        ["web", now + 9000],
+      ]);
+      expect(await h.store.grantsOf("203.0.113.7", ["vpn"])).toEqual([]);
+      expect(await h.store.grantsOf("203.0.113.7", [])).toEqual([]);
+    });
+
+    it("removes a grant by close hash only when the record carries that hash, once", async () => {
+      const now = h.now();
+      await h.store.putGrant({ ...grant("203.0.113.7", now + 5000), closeHash: "a".repeat(64) });
+      await h.store.putGrant(grant("203.0.113.8", now + 5000));
+      expect(await h.store.removeGrant("ssh", "203.0.113.7", "b".repeat(64))).toBeUndefined();
+      // A record without a hash (written before close tokens) never matches one.
+      expect(await h.store.removeGrant("ssh", "203.0.113.8", "a".repeat(64))).toBeUndefined();
+      expect(await h.store.listGrants()).toHaveLength(2);
+      const results = await Promise.all(
+        [1, 2, 3].map(() => h.store.removeGrant("ssh", "203.0.113.7", "a".repeat(64))),
+      );
+      expect(results.filter((r) => r !== undefined).map((r) => r.closeHash)).toEqual([
+        "a".repeat(64),
+      ]);
+      expect((await h.store.listGrants()).map((g) => g.ip)).toEqual(["203.0.113.8"]);
+    });
+
     it("hands out expired grants once, soonest first", async () => {
       const now = h.now();
       await h.store.putGrant(grant("2001:db8::1", now - 10));

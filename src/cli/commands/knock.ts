@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { closeGrant, CLOSE_TOKEN, type ClosedGrant } from "../../client/close.js";
 import {
   knock,
   KnockError,
@@ -14,6 +15,12 @@ import { currentTotp } from "../../knock/totp.js";
 import { CliUsageError, EXIT, ExitError } from "../config-option.js";
 import type { CliDeps } from "../deps.js";
 import { loadProfile, rotatingSequence } from "../client-profile.js";
+import {
+  closeTokenPath,
+  dropCloseToken,
+  readCloseToken,
+  saveCloseToken,
+} from "../close-token-file.js";
 
 interface KnockOptions {
   sequence?: string;
@@ -28,6 +35,8 @@ interface KnockOptions {
   insecure?: boolean;
   timeout: string;
   json?: boolean;
+  close?: boolean;
+  token?: string;
 }
 
 /** Exit code per failure: the gateway said no (3), could not talk to it (4), anything else (1). */
@@ -39,6 +48,7 @@ const FAILURE_EXIT: Readonly<Record<KnockFailure, number>> = {
   unavailable: EXIT.error,
   protocol: EXIT.error,
   "invalid-request": EXIT.usage,
+  "not-closed": EXIT.denied,
 };
 
 /** `webknock knock URL --sequence /a,/b,/c --user NAME --secret-file F | --code N | --profile P`. */
@@ -62,10 +72,22 @@ export function registerKnockCommands(program: Command, deps: CliDeps): void {
     .option("-k, --insecure", "do not verify the gateway's TLS certificate (self-signed)")
     .option("--timeout <duration>", "per-request timeout", "10s")
     .option("--json", "print the result as JSON")
+    .option("--close", "close the grant of the last knock (same profile) instead of knocking")
+    .option("--token <token>", "with --close: the close token to use instead of the saved one")
     .action(async (url: string | undefined, options: KnockOptions) => {
-      const request = resolveRequest(url, options, deps);
       try {
-        const grant = await knock(request);
+        if (options.close === true || options.token !== undefined) {
+          const tokenFile = closeTokenPath(deps.env, options.profile);
+          const closed = await closeGrant(resolveClose(url, options, tokenFile, deps));
+          if (options.token === undefined && tokenFile !== undefined) dropCloseToken(tokenFile);
+          deps.stdout.write(
+            options.json === true ? `${JSON.stringify({ closed })}\n` : describeClosed(closed),
+          );
+          return;
+        }
+        const grant = await knock(resolveRequest(url, options, deps));
+        const warning = saveCloseToken(closeTokenPath(deps.env, options.profile), grant);
+        if (warning !== undefined) deps.stderr.write(`${warning}\n`);
         deps.stdout.write(
           options.json === true ? `${JSON.stringify({ granted: grant })}\n` : describeGrant(grant),
         );
@@ -81,8 +103,27 @@ export function registerKnockCommands(program: Command, deps: CliDeps): void {
     });
 }
 
-/** Merges options over the profile and checks everything before any packet is sent. */
-function resolveRequest(url: string | undefined, options: KnockOptions, deps: CliDeps) {
+/** Where and which door, for a close; the token from --token or the saved file. */
+function resolveClose(
+  url: string | undefined,
+  options: KnockOptions,
+  tokenFile: string | undefined,
+  deps: CliDeps,
+) {
+  if (options.close !== true)
+    throw new CliUsageError("--token goes with --close: webknock knock --close --token TOKEN.");
+  if (options.token !== undefined && !CLOSE_TOKEN.test(options.token))
+    throw new CliUsageError("--token takes the close token a knock printed (base64url).");
+  const { profile, target } = resolveTarget(url, options, deps);
+  return {
+    ...target,
+    sequence: resolveSequence(options, profile, deps),
+    token: options.token ?? readCloseToken(tokenFile),
+  };
+}
+
+/** The gateway URL, TLS and timeout settings (flags over the profile). */
+function resolveTarget(url: string | undefined, options: KnockOptions, deps: CliDeps) {
   const profile = options.profile === undefined ? {} : loadProfile(options, deps);
   const base = url ?? profile.url;
   if (base === undefined)
@@ -98,25 +139,26 @@ function resolveRequest(url: string | undefined, options: KnockOptions, deps: Cl
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
     throw new CliUsageError(`The gateway URL must start with http:// or https://, got ${base}.`);
 
-  const sequence = resolveSequence(options, profile, deps);
-
-  const user = options.user ?? profile.user;
-  if (user === undefined || user === "")
-    throw new CliUsageError("No user: pass --user NAME or use --profile.");
-
   const timeoutMs = parseDuration(options.timeout);
   if (timeoutMs === undefined)
     throw new CliUsageError(`--timeout ${options.timeout} is not a duration such as 10s or 500ms.`);
-
-  return {
+  const target = {
     url: parsed.href,
-    sequence,
-    user,
-    code: codeSource(options, profile, deps),
     insecure: options.insecure ?? profile.insecure ?? false,
     timeoutMs,
     now: deps.now,
   };
+  return { profile, target };
+}
+
+/** Merges options over the profile and checks everything before any packet is sent. */
+function resolveRequest(url: string | undefined, options: KnockOptions, deps: CliDeps) {
+  const { profile, target } = resolveTarget(url, options, deps);
+  const sequence = resolveSequence(options, profile, deps);
+  const user = options.user ?? profile.user;
+  if (user === undefined || user === "")
+    throw new CliUsageError("No user: pass --user NAME or use --profile.");
+  return { ...target, sequence, user, code: codeSource(options, profile, deps) };
 }
 
 /** The static paths, or a rotating door's key and schedule (flags first, then the profile). */
@@ -190,6 +232,11 @@ function codeSource(
   const problem = malformedSecret(secret);
   if (problem !== undefined) throw new CliUsageError(`Secret file ${file}: ${problem}.`);
   return () => currentTotp(secret, deps.now());
+}
+
+/** One line for people: what closed, for whom. */
+function describeClosed(closed: ClosedGrant): string {
+  return `Closed ${closed.ports.join(", ")} for ${closed.ip} (door ${closed.door}); open connections stay up.\n`;
 }
 
 /** One line for people: what opened, for whom, and until when (UTC and seconds). */
