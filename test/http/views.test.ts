@@ -9,7 +9,15 @@ import { Views } from "../../src/http/views.js";
 function viewsWith(body: string): Views {
   const dir = mkdtempSync(join(tmpdir(), "webknock-views-"));
   writeFileSync(join(dir, "layout.html"), "{{{body}}}");
-  for (const name of ["challenge", "passkey", "denied", "unavailable", "enroll", "enrolled"])
+  for (const name of [
+    "challenge",
+    "passkey",
+    "closed",
+    "denied",
+    "unavailable",
+    "enroll",
+    "enrolled",
+  ])
     writeFileSync(join(dir, `${name}.html`), "");
   writeFileSync(join(dir, "granted.html"), body);
   return new Views(dir);
@@ -76,6 +84,8 @@ describe("views", () => {
       expiresAtIso: "2026-01-01T00:00:00.000Z",
       expiresAtText: "00:00:00 UTC",
       fleet: hostsSection({ web1: "open", web2: "pending" }),
+      closeAction: "/s/c9e044.css",
+      closeToken: "t0",
     });
     expect(html).toMatch(/<span class="host">web1<\/span><span class="state ok">open<\/span>/);
     expect(html).toMatch(
