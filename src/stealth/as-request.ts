@@ -2,14 +2,16 @@ import { ServerResponse, type IncomingMessage, type Server } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { TLSSocket } from "node:tls";
+import { NGINX_LIMITS } from "./nginx-rules.js";
 
 /**
  * Answers an upgrade request as the plain request it is to a server that takes no
  * upgrades (nginx without a proxy): through the server's own 'request' handler, then, if
  * that answer kept the connection alive, hands the socket back to the server for its
- * next request, as node:http does when no 'upgrade' listener exists. Used once a listener
- * has an 'upgrade' listener (the WebSocket tunnel route) for every upgrade it declines,
- * so a stranger's upgrade request gets the very bytes it got before.
+ * next request, as nginx does. Used once a listener has an 'upgrade' listener (the
+ * WebSocket tunnel route) for every upgrade it declines, so a stranger's upgrade request
+ * gets nginx's bytes. A `Content-Length` body is skipped (the handler sees none); after a
+ * chunked one (rare on an upgrade) the connection idles as nginx.ts's `finish` does.
  */
 export function answerAsRequest(
   server: Server,
@@ -23,20 +25,60 @@ export function answerAsRequest(
   const res = new ServerResponse(req);
   res.shouldKeepAlive = keepsAlive(req);
   res.assignSocket(raw);
-  // The parser was freed before the 'upgrade' event: the request has no body to come.
-  if (!req.complete) req.push(null);
-  res.once("finish", () => {
-    res.detachSocket(raw);
+  const chunked = req.headers["transfer-encoding"] !== undefined;
+  const declared = Number(req.headers["content-length"] ?? 0);
+  let remaining = !chunked && Number.isSafeInteger(declared) && declared > 0 ? declared : 0;
+  let rest: Buffer | undefined;
+  let answered = false;
+  const next = () => {
+    if (rest === undefined || !answered) return;
     // `_last`: node:http's own "close after this response" flag (Connection: close sent).
     if ((res as unknown as { _last?: boolean })._last === true || !socket.writable) {
       socket.end();
       return;
     }
-    if (head.length > 0) socket.unshift(head);
+    if (chunked) {
+      idle(socket);
+      return;
+    }
+    if (rest.length > 0) socket.unshift(rest);
+    (socket as { readableFlowing: boolean | null }).readableFlowing = null;
     // An https server parses HTTP on 'secureConnection' (its TLS is already done).
     server.emit(socket instanceof TLSSocket ? "secureConnection" : "connection", socket);
+  };
+  // node:http ended the request (no body) before the 'upgrade' event: a body, if any,
+  // is read off the socket here and dropped, as nginx drops the body of a 404.
+  const skip = (chunk: Buffer) => {
+    const part = Math.min(chunk.length, remaining);
+    remaining -= part;
+    if (remaining > 0) return;
+    socket.off("data", skip);
+    socket.pause();
+    rest = chunk.subarray(part);
+    next();
+  };
+  if (remaining > 0) socket.on("data", skip);
+  skip(head);
+  res.once("finish", () => {
+    res.detachSocket(raw);
+    answered = true;
+    next();
   });
   server.emit("request", req, res);
+}
+
+/**
+ * nginx would skip the chunked body and read the next request; this drops later bytes and
+ * closes at nginx's keep-alive timeout, as the nginx profile does after a request only
+ * nginx can read.
+ */
+function idle(socket: Duplex): void {
+  socket.resume();
+  const timer = setTimeout(() => socket.destroy(), NGINX_LIMITS.keepAliveTimeoutMs);
+  timer.unref();
+  socket.once("close", () => {
+    clearTimeout(timer);
+  });
 }
 
 /** node:http's keep-alive rule: HTTP/1.1 unless `Connection: close`; 1.0 only with keep-alive. */

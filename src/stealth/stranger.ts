@@ -100,22 +100,23 @@ export function createStranger(config: StrangerConfig, options: StrangerOptions 
       };
       server.on("checkContinue", asRequest);
       server.on("checkExpectation", asRequest);
-      // Without an 'upgrade' listener node:http treats an upgrade as a plain request,
-      // which is what nginx does; once the tunnel route listens, declined ones are
-      // answered that way by hand.
+      // node:http without an 'upgrade' listener answers an upgrade as a plain request
+      // but then drops whatever the client pipelined after it; nginx answers each
+      // request. So upgrades are always taken here: the tunnel route (if any) first, then
+      // the upstream proxy, or the plain-request answer.
       const declined = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         if (proxy) proxy.upgrade(req, socket, head);
         else answerAsRequest(server, req, socket, head);
       };
-      if (upgrades) {
-        server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-          upgrades(req, socket, head, () => {
-            declined(req, socket, head);
-          });
+      server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (upgrades === undefined) {
+          declined(req, socket, head);
+          return;
+        }
+        upgrades(req, socket, head, () => {
+          declined(req, socket, head);
         });
-      } else if (proxy) {
-        server.on("upgrade", declined);
-      }
+      });
     },
     async close() {
       await proxy?.close();

@@ -76,12 +76,13 @@ describe("the nginx profile answers as Debian 12's nginx 1.22.1 does", () => {
     it(`byte for byte apart from Date: ${probe.name}`, async () => {
       const request = bytes(probe);
       const quiet = probe.times === undefined ? 300 : 2000;
-      const [fromNginx, fromGateway, fromTunnelled] = await Promise.all([
+      const [fromNginx, fromGateway] = await Promise.all([
         // A long pipelined answer may pause on a loaded machine: allow longer gaps.
         exchange(nginx.port, request, quiet),
         exchange(gatewayPort, request, quiet),
-        exchange(tunnelledPort, request, quiet),
       ]);
+      // After the pair, not beside it: a third server answering at once slows them all.
+      const fromTunnelled = await exchange(tunnelledPort, request, quiet);
       expect(fromGateway).toEqual(fromNginx);
       expect(fromTunnelled).toEqual(fromNginx);
     });
