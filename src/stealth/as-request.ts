@@ -2,7 +2,6 @@ import { ServerResponse, type IncomingMessage, type Server } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { TLSSocket } from "node:tls";
-import { NGINX_LIMITS } from "./nginx-rules.js";
 
 /**
  * Answers an upgrade request as the plain request it is to a server that takes no
@@ -11,7 +10,7 @@ import { NGINX_LIMITS } from "./nginx-rules.js";
  * next request, as nginx does. Used once a listener has an 'upgrade' listener (the
  * WebSocket tunnel route) for every upgrade it declines, so a stranger's upgrade request
  * gets nginx's bytes. A `Content-Length` body is skipped (the handler sees none); after a
- * chunked one (rare on an upgrade) the connection idles as nginx.ts's `finish` does.
+ * chunked one (rare on an upgrade) the connection is closed, where nginx keeps it.
  */
 export function answerAsRequest(
   server: Server,
@@ -38,7 +37,9 @@ export function answerAsRequest(
       return;
     }
     if (chunked) {
-      idle(socket);
+      // nginx would skip the body and keep the connection; nothing here could close an
+      // idling socket at shutdown (its parser is gone), so it is closed now.
+      socket.end();
       return;
     }
     if (rest.length > 0) socket.unshift(rest);
@@ -65,20 +66,6 @@ export function answerAsRequest(
     next();
   });
   server.emit("request", req, res);
-}
-
-/**
- * nginx would skip the chunked body and read the next request; this drops later bytes and
- * closes at nginx's keep-alive timeout, as the nginx profile does after a request only
- * nginx can read.
- */
-function idle(socket: Duplex): void {
-  socket.resume();
-  const timer = setTimeout(() => socket.destroy(), NGINX_LIMITS.keepAliveTimeoutMs);
-  timer.unref();
-  socket.once("close", () => {
-    clearTimeout(timer);
-  });
 }
 
 /** node:http's keep-alive rule: HTTP/1.1 unless `Connection: close`; 1.0 only with keep-alive. */
