@@ -35,6 +35,8 @@ const SERIAL = [
   "test/store/redis-cost.system.test.ts",
   // Asserts CPU time per request, which parallel files would inflate.
   "test/defences/scanner.system.test.ts",
+  // Times the peek (slow-loris) and opens hundreds of connections at once.
+  "test/tunnel/peek.system.test.ts",
 ];
 /** Starts one redis-server per system project unless WEBKNOCK_TEST_REDIS_URL points at one. */
 const REDIS = ["test/support/global-setup.ts"];

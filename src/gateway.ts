@@ -10,7 +10,9 @@ import type { Clock } from "./clock.js";
 import { createFirewall } from "./firewall/index.js";
 import { createExecaRunner, type CommandRunner } from "./firewall/runner.js";
 import type { FirewallAdapter } from "./firewall/types.js";
-import { closeServer, listen } from "./net/listen.js";
+import { closeServer, listen, type Listener } from "./net/listen.js";
+import { createClientIpResolver } from "./net/client-ip.js";
+import { createTunnels, type Tunnels } from "./tunnel/index.js";
 import type { createEdgeHandler } from "./http/edge.js";
 import { EnrollmentPaths } from "./passkey/enroll-paths.js";
 import { createStranger, type Stranger } from "./stealth/stranger.js";
@@ -51,6 +53,8 @@ export interface Gateway {
   readonly firewall: FirewallAdapter;
   /** What strangers see; a server built around `handler` must be `stranger.attach`ed. */
   readonly stranger: Stranger;
+  /** The tunnels (issue 12): registry of open ones, and the grant question they ask. */
+  readonly tunnels: Tunnels;
   /** Prometheus metrics; present when the admin API is configured. */
   readonly metrics: GatewayMetrics | undefined;
   /** The admin API's URL once started; undefined when it is not configured. */
@@ -137,7 +141,19 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       : undefined;
   let adminUrl: string | undefined;
   const { handler } = live;
-  const servers: Server[] = [];
+  // Tunnels are built from the start-up config: a reload does not change them (restart).
+  const tunnels = createTunnels(config, {
+    store,
+    now,
+    log,
+    clientIp: createClientIpResolver(config.server.trustProxy),
+    ...(metrics === undefined ? {} : { registry: metrics.registry }),
+  });
+  // An admin revoke closes the IP's tunnels through the door at once.
+  grants.onRevoke((door, ip) => {
+    tunnels.registry.closeIp(door, ip);
+  });
+  const servers: Listener[] = [];
 
   return {
     handler,
@@ -149,6 +165,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     firewall,
     stranger,
     metrics,
+    tunnels,
     get adminUrl() {
       return adminUrl;
     },
@@ -164,11 +181,12 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       await enrollments?.start();
       const urls: string[] = [];
       for (const [i, address] of config.server.listen.entries()) {
-        const server = createListener(address, handler, stranger);
-        servers.push(server);
-        if (address.tls !== undefined && server instanceof HttpsServer) {
-          tlsContexts[i] = manageTlsContext(server, address.tls, `server.listen[${i}].tls`, log);
+        const inner = createListener(address, handler, stranger, tunnels);
+        if (address.tls !== undefined && inner instanceof HttpsServer) {
+          tlsContexts[i] = manageTlsContext(inner, address.tls, `server.listen[${i}].tls`, log);
         }
+        const server = tunnels.front(address, inner);
+        servers.push(server);
         urls.push(await listen(server, address, address.tls ? "https" : "http"));
       }
       adminUrl = await admin?.start();
@@ -181,6 +199,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     reload: () => live.reload(),
     async stop() {
       for (const context of tlsContexts) context?.close();
+      tunnels.registry.closeAll();
       await Promise.all(servers.map(closeServer));
       await admin?.stop();
       await grants.stop();
@@ -217,11 +236,12 @@ function createListener(
   listen: ListenConfig,
   handler: ReturnType<typeof createEdgeHandler>,
   stranger: Stranger,
+  tunnels: Tunnels,
 ): Server {
   const server =
     listen.tls === undefined
       ? createHttpServer(stranger.serverOptions, handler)
       : createHttpsServer({ ...stranger.serverOptions, ...tlsOptions(listen.tls) }, handler);
-  stranger.attach(server);
+  stranger.attach(server, tunnels.upgrades);
   return server;
 }

@@ -44,6 +44,11 @@ export function restartOnlyChanges(old: GatewayConfig, next: GatewayConfig): str
     changed("admin.listen", old.admin.listen, next.admin.listen);
   }
   changed("doors.*.hosts (the agents' hosts)", fleetHosts(old), fleetHosts(next));
+  // Tunnels (routers, certificates, the WebSocket route, limits) are wired at start.
+  const tunnelsOf = (c: GatewayConfig) =>
+    c.doors.flatMap((d) => (d.tunnel === undefined ? [] : [[d.name, d.tunnel]]));
+  changed("doors.*.tunnel", tunnelsOf(old), tunnelsOf(next), false);
+  changed("tunnels", old.tunnels, next.tunnels);
   return problems;
 }
 

@@ -152,6 +152,12 @@ export interface KnockStore {
   putGrant(grant: GrantRecord): Promise<void>;
 
   /**
+   * The recorded grant for a door and IP, if any, live or awaiting the sweeper (callers
+   * compare `expiresAt` with their clock). One read (the tunnels ask it per connection).
+   */
+  getGrant(door: string, ip: string): Promise<GrantRecord | undefined>;
+
+  /**
    * Removes and returns the grant for a door and IP, if any (revoke). With `closeHash`,
    * only a record carrying that hash is removed (a close): atomic, so of concurrent
    * closes with one token exactly one gets the record, and a close racing a re-knock
