@@ -36,6 +36,7 @@ export const ROW_IDS = [
   "6.rss",
   "7.proxy",
   "7.latency",
+  "8.open",
 ] as const;
 
 /** A row's verdict for a target: PASS when `ok`. */
