@@ -13,7 +13,7 @@ import { ClientConfigError } from "../../src/client/profiles.js";
 import { WebknockError } from "../../src/errors.js";
 import { currentTotp } from "../../src/knock/totp.js";
 import { cli } from "../support/cli.js";
-import { selfSigned } from "../support/tunnel-servers.js";
+import { selfSigned } from "../support/tunnel.js";
 import { startListeningGateway, TEST_SEQUENCE, type ListeningGateway } from "../support/gateway.js";
 
 const SEQUENCE = TEST_SEQUENCE.join(",");
@@ -259,8 +259,8 @@ describe("webknock knock over IPv6 and HTTPS", () => {
   });
 
   it("refuses a self-signed certificate (exit 4) unless --insecure", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "webknock-tls-"));
-    const { certFile: cert, keyFile: key } = selfSigned(dir, ["localhost"]);
+    const certificate = await selfSigned(["localhost"]);
+    const { cert, key } = certificate;
     const gw = await startListeningGateway({ users: ["tls"], tls: { cert, key } });
     try {
       expect(gw.url).toMatch(/^https:/);
@@ -273,7 +273,7 @@ describe("webknock knock over IPv6 and HTTPS", () => {
       expect(run.code).toBe(0);
     } finally {
       await gw.stop();
-      rmSync(dir, { recursive: true, force: true });
+      certificate.remove();
     }
   });
 });

@@ -7,13 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CliDeps } from "../../src/cli/deps.js";
 import { runCli } from "../../src/cli/index.js";
 import { startListeningGateway, TEST_SEQUENCE, type ListeningGateway } from "../support/gateway.js";
-import {
-  selfSigned,
-  startConnectProxy,
-  startEcho,
-  startTunnelFront,
-  type TestServer,
-} from "../support/tunnel-servers.js";
+import { startConnectProxy, startTunnelFront } from "../support/tunnel-servers.js";
+import { selfSigned, startEcho } from "../support/tunnel.js";
 
 const USERS = ["alice", "bob", "carol", "dave", "erin"];
 const WS_PATH = "/t/9f2c1e4b";
@@ -59,7 +54,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("webknock tunnel (against stand-in routes on a real gateway)", () => {
   let gw: ListeningGateway;
-  let echo: TestServer;
+  let echo: Awaited<ReturnType<typeof startEcho>>;
+  let cert: Awaited<ReturnType<typeof selfSigned>>;
   let front: Awaited<ReturnType<typeof startTunnelFront>>;
   let dir: string;
   let url: string;
@@ -78,18 +74,20 @@ describe("webknock tunnel (against stand-in routes on a real gateway)", () => {
     gw = await startListeningGateway({ users: USERS });
     for (const [user, secret] of gw.secrets) writeFileSync(join(dir, user), secret);
     echo = await startEcho();
+    cert = await selfSigned([SNI]);
     front = await startTunnelFront(gw.gateway, {
       door: "ssh",
       wsPath: WS_PATH,
       sni: SNI,
       targetPort: echo.port,
-      tls: selfSigned(dir, [SNI]),
+      tls: { cert: cert.pem, key: readFileSync(cert.key, "utf8") },
     });
     url = `http://127.0.0.1:${front.port}`;
   });
   afterAll(async () => {
     await front.close();
     await echo.close();
+    cert.remove();
     await gw.stop();
     rmSync(dir, { recursive: true, force: true });
   });

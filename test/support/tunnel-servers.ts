@@ -1,8 +1,5 @@
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage } from "node:http";
 import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
-import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import { TLSSocket } from "node:tls";
 import { createWebSocketStream, WebSocketServer } from "ws";
@@ -31,13 +28,6 @@ function closer(server: Server, sockets: Set<Socket>): () => Promise<void> {
         resolve();
       });
     });
-}
-
-/** A TCP echo server: the tunnel's target in these tests. */
-export async function startEcho(): Promise<TestServer> {
-  const server = createServer((socket) => socket.pipe(socket));
-  const close = closer(server, new Set());
-  return { port: await listen(server), close };
 }
 
 /** A small real HTTP CONNECT proxy, with optional Basic auth; counts the CONNECTs it served. */
@@ -80,44 +70,6 @@ export async function startConnectProxy(
   });
   const close = closer(server, new Set());
   return { port: await listen(server), close, connects };
-}
-
-/** A self-signed certificate for `names` (the first is the CN), written into `dir` (PEM text and file paths). */
-export function selfSigned(
-  dir: string,
-  names: readonly string[],
-): { cert: string; key: string; certFile: string; keyFile: string } {
-  const cert = join(dir, "cert.pem");
-  const key = join(dir, "key.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "1",
-      "-subj",
-      `/CN=${names[0] ?? "localhost"}`,
-      "-addext",
-      `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}`,
-    ],
-    { stdio: "ignore" },
-  );
-  return {
-    cert: readFileSync(cert, "utf8"),
-    key: readFileSync(key, "utf8"),
-    certFile: cert,
-    keyFile: key,
-  };
 }
 
 /** Where the stand-in routes tunnel to, and under which names. */

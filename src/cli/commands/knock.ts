@@ -46,5 +46,7 @@ export function registerKnockCommands(program: Command, deps: CliDeps): void {
 
 /** One line for people: what opened, for whom, and until when (UTC and seconds). */
 export function describeGrant(grant: KnockGrant): string {
+  if (grant.ports.length === 0)
+    return `Opened door ${grant.door} (tunnel only) for ${grant.ip} for ${grant.openFor} s, until ${grant.expiresAt}.\n`;
   return `Opened ${grant.ports.join(", ")} for ${grant.ip} (door ${grant.door}) for ${grant.openFor} s, until ${grant.expiresAt}.\n`;
 }
