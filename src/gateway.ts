@@ -14,6 +14,7 @@ import { createClientIpResolver } from "./net/client-ip.js";
 import { closeServer, listen, type Listener } from "./net/listen.js";
 import { createTunnels, type Tunnels } from "./tunnel/index.js";
 import type { createEdgeHandler } from "./http/edge.js";
+import { EnrollmentPaths } from "./passkey/enroll-paths.js";
 import { createStranger, type Stranger } from "./stealth/stranger.js";
 import { Views } from "./http/views.js";
 import type { KnockEngine, AttemptLimiter } from "./knock/engine.js";
@@ -75,7 +76,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   const { log, now } = deps;
   const backend =
     deps.backend ??
-    (deps.store ? memoryBackend(deps.store) : createStoreBackend(config, { now, log }));
+    (deps.store ? memoryBackend(deps.store, now) : createStoreBackend(config, { now, log }));
   const rawStore = backend.store;
   const fleet = createFleet(config, backend.redis, now);
   // Metrics exist only with the admin API that serves them; otherwise nothing is wrapped.
@@ -98,6 +99,12 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   if (metrics && fleet) registerAgentGauges(metrics.registry, fleet.agents, now);
   const stranger = createStranger(config.server);
   const tlsContexts: (TlsContext | undefined)[] = [];
+  // Enrollment URLs are polled only where passkeys are configured (server.rpId and
+  // origin, which only a restart changes); each generation serves them for its users.
+  const enrollments =
+    config.server.rpId !== undefined && config.server.origin !== undefined
+      ? new EnrollmentPaths(backend.enrollments, now, log)
+      : undefined;
   const live = new LiveGateway(config, {
     shared: {
       store,
@@ -109,6 +116,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       log,
       limiter: deps.limiter,
       observer: metrics?.observer,
+      enrollments,
     },
     firewall,
     load: deps.loadConfig,
@@ -168,6 +176,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       // the admin having run `webknock firewall init` first.
       await firewall.init(live.config.doors.flatMap((door) => door.open));
       await grants.start(config.firewall.sweepIntervalMs);
+      await enrollments?.start();
       const urls: string[] = [];
       for (const [i, address] of config.server.listen.entries()) {
         const inner = createListener(address, handler, stranger, tunnels);
@@ -192,6 +201,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       await Promise.all(servers.map(closeServer));
       await admin?.stop();
       await grants.stop();
+      enrollments?.stop();
       await backend.close();
       await stranger.close();
     },

@@ -9,6 +9,7 @@ import type { DoorConfig, FirewallConfig, GatewayConfig, UserConfig } from "./ty
 import { parseYaml } from "./yaml.js";
 import { checkTunnels, tunnelConfig, tunnelLimits } from "./tunnel-check.js";
 import { checkDistinctKeys, resolveRotation } from "../sequence/config.js";
+import { checkPasskeyServer, checkPasskeyFile, userFactors } from "./passkey.js";
 
 export type { ConfigSources } from "./sources.js";
 
@@ -61,9 +62,26 @@ function build(
 ): GatewayConfig {
   const users = new Map<string, UserConfig>();
   for (const [name, user] of Object.entries(data.users)) {
-    const secret = readSecret(name, user, sources, problems, options.allowDemoSecret === true);
-    if (secret !== undefined) users.set(name, { name, secret, sources: user.sources });
+    const secrets = [user.secretFile, user.secretEnv, user.secret].filter((s) => s !== undefined);
+    const factors = userFactors({ ...user, secrets: secrets.length });
+    const secret = factors.includes("totp")
+      ? readSecret(name, user, sources, problems, options.allowDemoSecret === true)
+      : undefined;
+    if (user.passkeys !== undefined)
+      checkPasskeyFile(`users.${name}.passkeys`, user.passkeys, sources, problems);
+    if (secret === undefined && factors.includes("totp")) continue;
+    users.set(name, {
+      name,
+      ...(secret === undefined ? {} : { secret }),
+      factors,
+      ...(user.passkeys === undefined ? {} : { passkeys: user.passkeys }),
+      sources: user.sources,
+    });
   }
+  const passkeyUsers = Object.entries(data.users)
+    .filter(([, user]) => user.passkeys !== undefined)
+    .map(([name]) => name);
+  checkPasskeyServer(data.server, passkeyUsers, problems);
   const owners = new Map<string, string>();
   const doors: DoorConfig[] = [];
   for (const [name, door] of Object.entries(data.doors)) {
@@ -132,6 +150,8 @@ function build(
       trustProxy: data.server.trustProxy,
       decoy: data.server.decoy,
       ...(data.server.upstream === undefined ? {} : { upstream: data.server.upstream }),
+      ...(data.server.rpId === undefined ? {} : { rpId: data.server.rpId }),
+      ...(data.server.origin === undefined ? {} : { origin: data.server.origin }),
     },
     store: { redis: data.store.redis, keyPrefix: data.store.keyPrefix },
     firewall: firewallConfig(data.firewall),

@@ -13,6 +13,7 @@ import {
 } from "./names.js";
 import { HOST_NAME } from "../fleet/keys.js";
 import { tunnelDoorSchema, tunnelsSchema } from "./tunnel-schema.js";
+import { factorProblems, factorsField, originField, passkeysField, rpIdField } from "./passkey.js";
 
 export { DEFAULTS } from "./defaults.js";
 
@@ -129,18 +130,19 @@ const userSchema = z
     /** Inline secrets are for demos and tests; prefer secretFile with mode 0600. */
     secret: text("write a base32 secret, or better use secretFile").optional(),
     sources: cidrList.default([]),
+    /** The passkey file `webknock user passkey add` fills (src/passkey/credentials.ts). */
+    passkeys: passkeysField.optional(),
+    /** totp, passkey or both; by default whichever of secret and passkeys is given. */
+    factors: factorsField.optional(),
   })
   .superRefine((user, ctx) => {
     const given = (["secretFile", "secretEnv", "secret"] as const).filter(
       (key) => user[key] !== undefined,
     );
-    if (given.length !== 1) {
+    const input = { factors: user.factors, passkeys: user.passkeys, secrets: given.length };
+    for (const message of factorProblems(input)) {
       // The input shown is which keys were given, never their values.
-      ctx.addIssue({
-        code: "custom",
-        input: given,
-        message: "give exactly one of secretFile, secretEnv or secret",
-      });
+      ctx.addIssue({ code: "custom", input: given, message });
     }
   });
 
@@ -304,6 +306,10 @@ export const configSchema = z.strictObject({
           }
         })
         .pipe(cidrList),
+      /** WebAuthn relying party ID; required once any user has passkeys (load.ts). */
+      rpId: rpIdField.optional(),
+      /** The origin browsers show for the gateway; required with rpId. */
+      origin: originField.optional(),
     })
     .superRefine((server, ctx) => {
       if (server.decoy === "upstream" && server.upstream === undefined) {

@@ -75,11 +75,15 @@ export interface TunnelLimits {
   readonly peekBytes: number;
 }
 
-/** A user holding a TOTP secret. */
+/** A user and the factors they may prove themselves with at a door's challenge. */
 export interface UserConfig {
   readonly name: string;
-  /** RFC 4648 base32 secret, upper case, no padding. Never logged. */
-  readonly secret: string;
+  /** RFC 4648 base32 secret, upper case, no padding; absent for a passkey-only user. Never logged. */
+  readonly secret?: string;
+  /** What the user may use at a challenge: `totp`, `passkey` or both. */
+  readonly factors: readonly ("totp" | "passkey")[];
+  /** The user's passkey file (src/passkey/credentials.ts); set when factors lists passkey. */
+  readonly passkeys?: string;
   /** CIDRs this user may knock from; empty means anywhere. */
   readonly sources: readonly string[];
 }
@@ -186,6 +190,10 @@ export interface GatewayConfig {
     readonly decoy: "nginx" | "upstream";
     /** The smoke-screen site's URL; present when `decoy` is `upstream`. */
     readonly upstream?: string;
+    /** WebAuthn relying party ID; present whenever a user has passkeys. */
+    readonly rpId?: string;
+    /** The origin passkey ceremonies must come from; present whenever a user has passkeys. */
+    readonly origin?: string;
   };
   readonly store: {
     /** Redis URL or Sentinel group; undefined selects the embedded in-memory store. */

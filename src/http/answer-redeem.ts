@@ -1,26 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import express from "express";
-import type { RedeemResult } from "../knock/engine.js";
+import type { RedeemResult, Redemption } from "../knock/engine.js";
 import type { StepHandler, StepHandlerDeps } from "./answer-step.js";
-
-/** Bodies carry a 22-character challenge, a user name and six digits: 4 KB is plenty. */
-const BODY_LIMIT = "4kb";
-
-/** A connect-style middleware on plain node:http objects, as body-parser's are. */
-type BodyParser = (
-  req: IncomingMessage,
-  res: ServerResponse,
-  next: (error?: unknown) => void,
-) => void;
-
-/**
- * Form and JSON bodies, as body-parser reads them: bounded, charset-checked, inflated
- * (gzip, deflate, br) within the same limit. Each sets `req.body` when its type matches.
- */
-const PARSERS: readonly BodyParser[] = [
-  express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 10 }),
-  express.json({ limit: BODY_LIMIT, strict: true }),
-];
+import { readBody } from "./body.js";
 
 /** What a POST without a live challenge gets, as the engine's own refusal. */
 const REFUSED: RedeemResult = Object.freeze({ kind: "decoy" });
@@ -87,22 +68,8 @@ export function createAnswerRedeem(deps: StepHandlerDeps): StepHandler {
   };
 }
 
-/** The three fields of a redemption; anything else in the body is ignored. */
-async function readForm(
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<{ challenge: unknown; user: unknown; code: unknown }> {
-  const parsed = req as IncomingMessage & { body?: unknown };
-  for (const parse of PARSERS) {
-    await new Promise<void>((resolve, reject) => {
-      parse(req, res, (error) => {
-        if (error === undefined || error === null) resolve();
-        else reject(error instanceof Error ? error : new Error("the body parser failed"));
-      });
-    });
-  }
-  const body = (
-    typeof parsed.body === "object" && parsed.body !== null ? parsed.body : {}
-  ) as Record<string, unknown>;
-  return { challenge: body.challenge, user: body.user, code: body.code };
+/** The fields of a redemption; anything else in the body is ignored. */
+async function readForm(req: IncomingMessage, res: ServerResponse): Promise<Redemption> {
+  const body = await readBody(req, res);
+  return { challenge: body.challenge, user: body.user, code: body.code, passkey: body.passkey };
 }

@@ -4,6 +4,8 @@ import type { Logger } from "../log.js";
 import type { AnswerError } from "./answer-error.js";
 import type { Respond } from "./respond.js";
 import type { Stranger } from "./stranger.js";
+import { webauthnBrowserBundle } from "../passkey/browser-bundle.js";
+import { requestOptions } from "../passkey/webauthn.js";
 
 /** Answers a request the edge routed to a step; the step and IP are the edge's lookup. */
 export type StepHandler = (
@@ -69,31 +71,43 @@ export function createAdvance(deps: StepHandlerDeps & { readonly log: Logger }):
 export function createAnswerStep(deps: StepHandlerDeps): StepHandler {
   const { engine, stranger, respond, answerError } = deps;
   return (req, res, step, ip) => {
-    engine.step(step, ip).then(
-      (result) => {
+    engine
+      .step(step, ip)
+      .then(async (result) => {
         if (result.kind === "decoy") {
           stranger.refuse(res);
           return;
         }
+        const values = {
+          action: result.door.sequence[step.index] ?? "",
+          challenge: result.token,
+          expiresIn: result.expiresInSeconds,
+        };
+        const json = {
+          door: result.door.name,
+          challenge: result.token,
+          expiresIn: result.expiresInSeconds,
+        };
+        const rp = engine.relyingParty;
+        if (rp === undefined || !engine.offersPasskey(result.door)) {
+          respond(req, res, { status: 200, json, view: "challenge", title: TITLE, values });
+          return;
+        }
+        // The knock challenge is the WebAuthn challenge: an assertion answers this one only.
+        const options = await requestOptions(rp, result.token, result.door.challengeTimeoutMs);
         respond(req, res, {
           status: 200,
-          json: {
-            door: result.door.name,
-            challenge: result.token,
-            expiresIn: result.expiresInSeconds,
-          },
-          view: "challenge",
-          title: "Enter your code",
-          values: {
-            action: result.door.sequence[step.index] ?? "",
-            challenge: result.token,
-            expiresIn: result.expiresInSeconds,
-          },
+          json: { ...json, passkey: options },
+          view: "challenge-passkey",
+          title: TITLE,
+          values: { ...values, options: JSON.stringify(options) },
+          trusted: { webauthn: webauthnBrowserBundle() },
         });
-      },
-      (error: unknown) => {
+      })
+      .catch((error: unknown) => {
         answerError(req, res, error, ip);
-      },
-    );
+      });
   };
 }
+
+const TITLE = "Enter your code";

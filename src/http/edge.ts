@@ -3,6 +3,7 @@ import type { KnockEngine } from "../knock/engine.js";
 import type { Logger } from "../log.js";
 import { createAnswerError } from "./answer-error.js";
 import { createAnswerRedeem } from "./answer-redeem.js";
+import { createAnswerEnroll, type EnrollDeps } from "./answer-enroll.js";
 import { createAdvance, createAnswerStep, type StepHandlerDeps } from "./answer-step.js";
 import type { ClientIpResolver } from "../net/client-ip.js";
 import type { Stranger as FrontServer } from "../stealth/stranger.js";
@@ -24,6 +25,8 @@ export interface EdgeDeps {
   readonly log: Logger;
   /** The scanner detector's hook: sees every miss; synchronous, bounded, no I/O. */
   readonly onUnknownPath?: (req: IncomingMessage, path: string) => void;
+  /** Passkey enrollment URLs; absent when no user has passkeys. */
+  readonly enroll?: EnrollDeps;
 }
 
 /**
@@ -42,12 +45,15 @@ export function createEdgeHandler(deps: EdgeDeps): RequestListener {
   const answerStep = createAnswerStep(leaf);
   const answerRedeem = createAnswerRedeem(leaf);
   const lookup = (path: string) => engine.lookup(path);
+  const { enroll } = deps;
+  const answerEnroll = enroll && createAnswerEnroll({ ...enroll, respond, stranger, answerError });
+  const enrollment = enroll && ((path: string) => enroll.paths.lookup(path));
 
   return (req, res) => {
     // What the front server refuses (bad escapes, TRACE...) it refuses on every path,
     // door paths included, before any routing.
     if (front.refuse(req, res)) return;
-    const route = routeRequest(req, lookup, clientIp);
+    const route = routeRequest(req, lookup, clientIp, enrollment);
     switch (route.kind) {
       case "unknown":
         stranger.unknownPath(req, res, route.path);
@@ -63,6 +69,10 @@ export function createEdgeHandler(deps: EdgeDeps): RequestListener {
         return;
       case "redeem":
         answerRedeem(req, res, route.step, route.ip);
+        return;
+      case "enroll":
+        // Routed only when `enroll` is configured.
+        answerEnroll?.(req, res, route.enrollment, route.ip);
         return;
     }
   };

@@ -16,6 +16,8 @@ export interface PageAnswer {
   readonly title: string;
   /** Template values; `title` and the CSP `nonce` are added. */
   readonly values?: Readonly<Record<string, string | number>>;
+  /** Trusted text for `{{{slots}}}` (the WebAuthn bundle), inserted as is. */
+  readonly trusted?: Readonly<Record<string, string>>;
 }
 
 /** Sends a page answer as JSON or HTML, whichever the request asks for. */
@@ -50,7 +52,11 @@ export function createResponder(views: Views): Respond {
     const body = Buffer.from(
       json
         ? JSON.stringify(answer.json)
-        : views.render(answer.view, { ...answer.values, title: answer.title, nonce }),
+        : views.render(
+            answer.view,
+            { ...answer.values, title: answer.title, nonce },
+            answer.trusted,
+          ),
     );
     res.writeHead(answer.status, {
       "content-security-policy": contentSecurityPolicy(nonce),

@@ -3,83 +3,25 @@ import type { DoorConfig, GatewayConfig, UserConfig } from "../config/types.js";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import { CidrSet } from "../net/ip.js";
-import type { AdvanceOutcome, GrantRecord, KnockStore } from "../store/types.js";
+import type { AdvanceOutcome, KnockStore } from "../store/types.js";
 import type { GrantManager } from "./grants.js";
-import type { HostState } from "../fleet/publisher.js";
 import { logCollision, StepTable } from "./rotation.js";
 import { isWellFormedCode, TOTP_REPLAY_TTL_MS, verifyTotp } from "./totp.js";
+import { checkPasskey, type PasskeyCheckDeps } from "./passkey-redeem.js";
+import type {
+  AttemptLimiter,
+  DenyReason,
+  KnockObserver,
+  RedeemResult,
+  Redemption,
+  StepRef,
+  StepResult,
+} from "./types.js";
+
+export type * from "./types.js";
 
 /** How long a knocker waits for agents' hosts to confirm (issue 13: "say, 1 s"). */
 const HOST_WAIT_MS = 1000;
-
-/** Where a path sits in a door's sequence. */
-export interface StepRef {
-  readonly door: DoorConfig;
-  readonly index: number;
-  readonly last: boolean;
-}
-
-/** What a GET on a step path yields. */
-export type StepResult =
-  | { readonly kind: "decoy" }
-  | {
-      readonly kind: "challenge";
-      readonly door: DoorConfig;
-      readonly token: string;
-      readonly expiresInSeconds: number;
-    };
-
-/** Why a redemption was refused; logged internally, never shown to the client. */
-export type DenyReason =
-  "user-not-allowed" | "source-not-allowed" | "malformed-code" | "wrong-code" | "replay" | "locked";
-
-/** What a POST to a last step yields. */
-export type RedeemResult =
-  | { readonly kind: "decoy" }
-  | { readonly kind: "denied"; readonly reason: DenyReason }
-  | {
-      readonly kind: "granted";
-      readonly grant: GrantRecord;
-      /** Each host the door names, `open` or still `pending` after a bounded wait. */
-      readonly hosts: Record<string, HostState>;
-    };
-
-/** What a client submits with the challenge form or JSON body. */
-export interface Redemption {
-  readonly challenge: unknown;
-  readonly user: unknown;
-  readonly code: unknown;
-}
-
-/**
- * Brute-force policy consulted around every code check (implemented in src/defences).
- * `check` resolves false while the user or IP is locked out. `user` is undefined when
- * the attempt must not count against any user: the name is not a member of the door,
- * or the caller is outside the user's `sources` (else anyone could lock a user out).
- */
-export interface AttemptLimiter {
-  /** True when the user (if accountable) and the IP may try a code now. */
-  check(user: string | undefined, ip: string): Promise<boolean>;
-  /** Counts a failed attempt against the IP, and against the user if accountable. */
-  fail(user: string | undefined, ip: string): Promise<void>;
-  /** Resets the user's consecutive failures after a success. */
-  succeed(user: string, ip: string): Promise<void>;
-}
-
-/**
- * Optional listener for what the engine does (metrics); called synchronously after the
- * fact, so it must be cheap and must not throw. Nothing about a code or secret is passed.
- */
-export interface KnockObserver {
-  /** A step path was requested and reached the store (the outcome is not disclosed). */
-  onStep?(door: string): void;
-  /** A sequence was completed and a challenge issued. */
-  onChallenge?(door: string): void;
-  /** A redemption opened the door. */
-  onGrant?(door: string): void;
-  /** A redemption with a live challenge was refused. */
-  onDenial?(door: string, reason: DenyReason): void;
-}
 
 /** The answer of every step that issues no challenge; shared, as it carries nothing. */
 const DECOY_STEP: StepResult = Object.freeze({ kind: "decoy" });
@@ -119,6 +61,8 @@ export class KnockEngine {
   private readonly log: Logger;
   private readonly limiter: AttemptLimiter | undefined;
   private readonly observer: KnockObserver;
+  /** Set when the config has passkey users (server.rpId and origin are then present). */
+  private readonly passkeys: PasskeyCheckDeps | undefined;
 
   constructor(deps: KnockEngineDeps) {
     const { config } = deps;
@@ -136,6 +80,30 @@ export class KnockEngine {
     for (const user of config.users.values()) {
       if (user.sources.length > 0) this.userSources.set(user.name, new CidrSet(user.sources));
     }
+    const { rpId, origin } = config.server;
+    this.passkeys =
+      rpId === undefined || origin === undefined
+        ? undefined
+        : {
+            rp: { rpId, origin },
+            users: config.users,
+            limiter: this.limiter,
+            log: this.log,
+            inUserSources: (user, ip) => inSources(this.userSources.get(user), ip),
+          };
+  }
+
+  /** server.rpId and origin when some user has passkeys: the challenge page offers one. */
+  get relyingParty(): PasskeyCheckDeps["rp"] | undefined {
+    return this.passkeys?.rp;
+  }
+
+  /** True when a passkey user may open this door (its challenge page offers "Use passkey"). */
+  offersPasskey(door: DoorConfig): boolean {
+    return (
+      this.passkeys !== undefined &&
+      door.users.some((name) => this.config.users.get(name)?.factors.includes("passkey"))
+    );
   }
 
   /** The step a path is, if any: one Map lookup, no store access (rotating paths included). */
@@ -219,6 +187,26 @@ export class KnockEngine {
       return { kind: "denied", reason };
     };
 
+    if (input.passkey !== undefined && input.passkey !== "" && this.passkeys !== undefined) {
+      const check = await checkPasskey(this.passkeys, door, ip, input.challenge, input);
+      if (!check.ok) {
+        this.log.warn(
+          {
+            event: "denial",
+            reason: check.reason,
+            ip,
+            door: door.name,
+            user: check.user ?? audit.user,
+            factor: "passkey",
+          },
+          "knock denied",
+        );
+        this.observer.onDenial?.(door.name, check.reason);
+        return { kind: "denied", reason: check.reason };
+      }
+      await this.limiter?.succeed(check.user, ip);
+      return this.open(door, ip, { ...audit, user: check.user, factor: "passkey" });
+    }
     if (!isWellFormedCode(input.code)) return deny("malformed-code");
     // Every refusal below does the same work (a limiter check, one TOTP verification, a
     // failure recorded), so its timing tells no one whether the name exists or whether
@@ -229,8 +217,10 @@ export class KnockEngine {
     const accountable = outsider ? undefined : user;
     if (this.limiter && !(await this.limiter.check(accountable?.name, ip))) return deny("locked");
 
-    const timeStep = await verifyTotp(user?.secret ?? DUMMY_SECRET, input.code, this.now());
-    if (user === undefined || outsider || timeStep === undefined) {
+    // A passkey-only user has no secret: the dummy's check fails, as a wrong code does.
+    const totpUser = user?.factors.includes("totp") === true ? user : undefined;
+    const timeStep = await verifyTotp(totpUser?.secret ?? DUMMY_SECRET, input.code, this.now());
+    if (user === undefined || outsider || timeStep === undefined || totpUser === undefined) {
       await this.limiter?.fail(accountable?.name, ip);
       return deny(
         user === undefined ? "user-not-allowed" : outsider ? "source-not-allowed" : "wrong-code",
@@ -241,10 +231,26 @@ export class KnockEngine {
       return deny("replay");
     }
     await this.limiter?.succeed(user.name, ip);
-    const grant = await this.grants.open(door, ip, user.name);
+    return this.open(door, ip, { ...audit, factor: "totp" });
+  }
+
+  /** Opens the door for a proven user: the same grant, log line and answer for every factor. */
+  private async open(
+    door: DoorConfig,
+    ip: string,
+    audit: { readonly user: string; readonly factor: "totp" | "passkey" },
+  ): Promise<RedeemResult> {
+    const grant = await this.grants.open(door, ip, audit.user);
     this.observer.onGrant?.(door.name);
     this.log.info(
-      { event: "grant", ...audit, ports: door.open, expiresAt: grant.expiresAt },
+      {
+        event: "grant",
+        ip,
+        door: door.name,
+        ...audit,
+        ports: door.open,
+        expiresAt: grant.expiresAt,
+      },
       "door opened",
     );
     return { kind: "granted", grant, hosts: await this.grants.hostStates(grant, HOST_WAIT_MS) };

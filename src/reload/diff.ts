@@ -31,6 +31,9 @@ export function restartOnlyChanges(old: GatewayConfig, next: GatewayConfig): str
   }
   changed("server.decoy", old.server.decoy, next.server.decoy);
   changed("server.upstream", old.server.upstream, next.server.upstream);
+  // Passkeys: enrollment polling is wired at start, and credentials are bound to the RP ID.
+  changed("server.rpId", old.server.rpId, next.server.rpId);
+  changed("server.origin", old.server.origin, next.server.origin);
   // The Redis target may hold a password: name the key, never the value.
   changed("store.redis", old.store.redis, next.store.redis, false);
   changed("store.keyPrefix", old.store.keyPrefix, next.store.keyPrefix);

@@ -11,6 +11,7 @@ import { createClientIpResolver, type ClientIpResolver } from "../net/client-ip.
 import type { Stranger } from "../stealth/stranger.js";
 import type { LimiterFactory } from "../store/backend.js";
 import type { KnockStore } from "../store/types.js";
+import type { EnrollmentPaths } from "../passkey/enroll-paths.js";
 
 /** What every generation shares and a reload never rebuilds: state, firewall, listeners' parts. */
 export interface SharedParts {
@@ -30,6 +31,8 @@ export interface SharedParts {
   readonly limiter?: AttemptLimiter;
   /** Metrics hooks, the same registry across reloads. */
   readonly observer?: KnockObserver;
+  /** Pending passkey enrollment URLs, polled from the store; set when passkeys are configured. */
+  readonly enrollments?: EnrollmentPaths | undefined;
 }
 
 /** Everything built from one config: swapped as a whole on reload. */
@@ -70,6 +73,7 @@ export function buildGeneration(
     limiter: shared.limiter ?? defences.limiter,
     observer: shared.observer,
   });
+  const { rpId, origin } = config.server;
   const handler = createEdgeHandler({
     engine,
     front: shared.stranger,
@@ -77,6 +81,18 @@ export function buildGeneration(
     clientIp,
     log,
     onUnknownPath: defences.onUnknownPath,
+    // This generation's users and passkey files answer the enrollment pages.
+    ...(shared.enrollments === undefined || rpId === undefined || origin === undefined
+      ? {}
+      : {
+          enroll: {
+            paths: shared.enrollments,
+            rp: { rpId, origin },
+            users: config.users,
+            now,
+            log,
+          },
+        }),
   });
   return { config, clientIp, defences, engine, handler };
 }

@@ -13,6 +13,11 @@ import { MemoryStore } from "./memory.js";
 import { watchRedisErrors } from "./redis-errors.js";
 import { createRedisClient, RedisStore } from "./redis.js";
 import type { KnockStore } from "./types.js";
+import {
+  MemoryEnrollments,
+  RedisEnrollments,
+  type EnrollmentStore,
+} from "../passkey/enrollments.js";
 
 /**
  * Builds one family of rate-limiter-flexible counters (`name` keeps families apart) on
@@ -33,6 +38,8 @@ export interface StoreBackend {
   readonly store: KnockStore;
   /** Counters for the brute-force limiter, kept where the store keeps its state. */
   readonly limiters: LimiterFactory;
+  /** Pending passkey enrollments, where the CLI and every gateway on the store see them. */
+  readonly enrollments: EnrollmentStore;
   /**
    * Waits until the backend answers; rejects with StoreUnavailableError after a bounded
    * wait. The gateway may still start: every store call fails closed until it answers.
@@ -84,15 +91,17 @@ export function createStoreBackend(
 ): StoreBackend {
   const { store, limits } = config;
   const lengths = { ipv4Prefix: limits.ipv4Prefix, ipv6Prefix: limits.ipv6Prefix };
-  if (store.redis === undefined) return memoryBackend(new MemoryStore(deps.now, lengths));
+  if (store.redis === undefined)
+    return memoryBackend(new MemoryStore(deps.now, lengths), deps.now);
   return redisBackend(createRedisClient(store.redis), store.keyPrefix, { ...deps, lengths });
 }
 
 /** Any store with counters in this process (a single gateway, tests with a custom store). */
-export function memoryBackend(store: KnockStore): StoreBackend {
+export function memoryBackend(store: KnockStore, now: Clock = Date.now): StoreBackend {
   return {
     store,
     limiters: memoryLimiters,
+    enrollments: new MemoryEnrollments(now),
     connect: () => Promise.resolve(),
     close: () => store.close(),
   };
@@ -112,6 +121,7 @@ export function redisBackend(
   return {
     store,
     limiters: redisLimiters(client, store.keys),
+    enrollments: new RedisEnrollments(client, store.keys.enrollments, deps.now),
     redis: { client, keyPrefix },
     connect: () => store.connect(),
     close: async () => {

@@ -32,6 +32,8 @@ export interface RedisKeys {
   readonly grantExpiry: string;
   /** Prefix of one rate-limiter-flexible counter family (it appends `:key`). */
   limiter(name: string): string;
+  /** Hash token -> pending passkey enrollment JSON (src/passkey/enrollments.ts). */
+  readonly enrollments: string;
 }
 
 /** Builds the key set for a namespace; braces in a subject cannot occur (IPs and CIDRs). */
@@ -49,5 +51,6 @@ export function redisKeys(prefix: string): RedisKeys {
     grants: `${prefix}{grants}:records`,
     grantExpiry: `${prefix}{grants}:expiry`,
     limiter: (name: string) => `${prefix}rl:${name}`,
+    enrollments: `${prefix}enroll`,
   });
 }

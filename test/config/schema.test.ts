@@ -48,7 +48,7 @@ const base = (): Record<string, unknown> => ({
       },
     },
   },
-  users: { alice: { secretEnv: "ALICE", sources: ["10.0.0.0/8"] } },
+  users: { alice: { secretEnv: "ALICE", sources: ["10.0.0.0/8"], factors: ["totp"] } },
   limits: {
     maxFailures: 5,
     failureWindow: "15m",
@@ -98,6 +98,8 @@ const CUSTOM_BAD: Readonly<Record<string, readonly unknown[]>> = {
   "doors.*.sources": [["10.0.0.300"], ["private", "::g"]],
   "users.*": [{ secretEnv: "ALICE", secret: SECRET }, { sources: [] }],
   "users.*.sources": [["::g"]],
+  "users.*.factors": [["totp", "totp"]],
+  "server.rpId": ["10.0.0.1"],
   "firewall.sweepInterval": ["0s"],
   "firewall.command.open": [["%IP%", "/bin/true"], ["/bin/allow", "%HOST%"], [""]],
   "firewall.command.close": [["/bin/deny", "%SECONDS%"], ["%PROTO%"]],

@@ -14,6 +14,8 @@ interface Raw {
     decoy?: string;
     upstream?: string;
     trustProxy?: string[];
+    rpId?: string;
+    origin?: string;
   };
   store: Record<string, unknown>;
   firewall: Record<string, unknown>;
@@ -85,6 +87,19 @@ describe("what a reload may change", () => {
       "server.listen[0].port: changed from 8080 to 8443; this needs a restart (systemctl restart webknock); the reload changed nothing",
     );
     expect(problems.join("\n")).not.toContain("hunter2");
+  });
+
+  it("needs a restart for the passkey RP ID and origin, not for a user's passkey file", () => {
+    const [old, next] = configs((raw) => {
+      raw.server.rpId = "localhost";
+      raw.server.origin = "http://localhost:8080";
+      raw.users.bob = { passkeys: "/etc/webknock/bob.passkeys" };
+    });
+    expect(restartOnlyChanges(old, next).map((p) => p.split(":")[0])).toEqual([
+      "server.rpId",
+      "server.origin",
+    ]);
+    expect(describeChanges(old, next)).toEqual(["users changed: bob"]);
   });
 
   it("needs a restart for another number of listeners and for the admin listener", () => {

@@ -26,7 +26,20 @@ export function registerConfigCommands(program: Command, deps: CliDeps): void {
         `  door ${door.name}: ${door.steps} steps${door.rotation ? ` rotating every ${formatDuration(door.rotation.rotateMs)}` : ""} within ${formatDuration(door.sequenceTimeoutMs)}, opens ${door.open.map((p) => `${p.proto}/${p.port}`).join(", ")} for ${formatDuration(door.openForMs)}, users ${door.users.join(", ")}`,
       );
     }
-    out.push(`  users:    ${[...loaded.users.keys()].join(", ")}`);
+    out.push(
+      `  users:    ${[...loaded.users.values()].map((u) => `${u.name} (${u.factors.join("+")})`).join(", ")}`,
+    );
+    const passkeyUsers = [...loaded.users.values()].filter((u) => u.passkeys !== undefined);
+    const { rpId, origin } = loaded.server;
+    if (passkeyUsers.length > 0 && rpId !== undefined && origin !== undefined) {
+      // The secure-context rule, said where the operator looks: which case this origin is.
+      const context = origin.startsWith("https://")
+        ? "HTTPS"
+        : "localhost, for tests only: browsers elsewhere need HTTPS";
+      out.push(
+        `  passkeys: RP ID ${rpId}, origin ${origin} (secure context: ${context}); enrollment ${loaded.store.redis === undefined ? "needs store.redis (the CLI hands URLs to the gateway there)" : "through the store"}`,
+      );
+    }
     out.push(
       `  admin:    ${loaded.admin ? `http://${loaded.admin.listen.host}:${loaded.admin.listen.port} (bearer token set)` : "off (no admin section)"}`,
     );

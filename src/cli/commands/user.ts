@@ -7,6 +7,7 @@ import { DOOR_NAME, DOOR_NAME_FIX, USER_NAME, USER_NAME_FIX } from "../../config
 import { CliUsageError } from "../config-option.js";
 import type { CliDeps } from "../deps.js";
 import { ensurePrivateDir, writePrivate } from "../private-file.js";
+import { registerPasskeyCommands } from "./user-passkey.js";
 
 /** Where `webknock user add` writes secrets unless told otherwise; next to /etc/webknock/*.yaml. */
 export const DEFAULT_SECRET_DIR = "/etc/webknock/secrets";
@@ -24,7 +25,8 @@ interface UserAddOptions {
 
 /** `webknock user add NAME`: creates a TOTP secret file and prints how to enroll and configure. */
 export function registerUserCommands(program: Command, deps: CliDeps): void {
-  const user = program.command("user").description("manage users' TOTP secrets");
+  const user = program.command("user").description("manage users' TOTP secrets and passkeys");
+  registerPasskeyCommands(user, deps);
   user
     .command("add")
     .description("generate a 160-bit TOTP secret, write it 0600, print its QR code and config")
