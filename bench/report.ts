@@ -39,6 +39,7 @@ export const ROW_IDS = [
   "8.latency",
   "8.resync",
   "8.stream",
+  "10.open",
 ] as const;
 
 /** A row's verdict for a target: PASS when `ok`. */

@@ -1,16 +1,16 @@
 import type { Clock } from "../clock.js";
-import { HttpClient } from "./http.js";
 import {
   currentSequence,
   DEFAULT_TIMEOUT_MS,
   gatewayUrl,
   KnockError,
   parseJson,
-  send,
   stepUrl,
+  transport,
   unavailable,
   type RotatingSequence,
 } from "./knock.js";
+import { PipelinedConnection } from "./pipeline.js";
 
 /** A close token as the gateway gives it out: base64url, 43 characters today. */
 export const CLOSE_TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
@@ -26,6 +26,8 @@ export interface CloseRequest {
   readonly insecure?: boolean;
   readonly timeoutMs?: number;
   readonly now?: Clock;
+  /** An HTTP proxy to CONNECT through (see proxyFor), as for a knock; direct by default. */
+  readonly proxy?: URL | undefined;
 }
 
 /** What the gateway closed. */
@@ -48,26 +50,39 @@ export async function closeGrant(request: CloseRequest): Promise<ClosedGrant> {
   if (!CLOSE_TOKEN.test(request.token))
     throw new KnockError("invalid-request", "The close token is not one the gateway gives out.");
   const url = stepUrl(base, last);
-  const client = new HttpClient({
-    insecure: request.insecure,
-    timeoutMs: request.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-  });
+  const connection = await transport(() =>
+    PipelinedConnection.open(base, {
+      insecure: request.insecure,
+      timeoutMs: request.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      proxy: request.proxy,
+    }),
+  );
   try {
-    const res = await send(client, "POST", url, JSON.stringify({ close: request.token }));
-    if (res.status === 200) {
+    const [res] = await transport(() =>
+      connection.send([
+        {
+          method: "POST",
+          url,
+          headers: { accept: "application/json", "content-type": "application/json" },
+          body: JSON.stringify({ close: request.token }),
+        },
+      ]),
+    );
+    const status = res?.status ?? 0;
+    if (res !== undefined && status === 200) {
       const closed = parseJson(res, "closed").closed;
       if (isClosed(closed)) return closed;
       throw new KnockError("protocol", "The gateway's answer has no usable `closed`.");
     }
-    if (res.status === 503) throw unavailable();
-    if (res.status === 404)
+    if (status === 503) throw unavailable();
+    if (status === 404)
       throw new KnockError(
         "not-closed",
         `${url.pathname} answered 404: nothing was closed (another address than the knock's, a token that is not the latest knock's, or a grant that expired or was closed already).`,
       );
-    throw new KnockError("protocol", `Unexpected answer ${res.status} to the close.`);
+    throw new KnockError("protocol", `Unexpected answer ${status} to the close.`);
   } finally {
-    client.close();
+    connection.close();
   }
 }
 
