@@ -10,7 +10,8 @@ import { createExecaRunner, type CommandRunner } from "./firewall/runner.js";
 import type { FirewallAdapter } from "./firewall/types.js";
 import { createDefences } from "./defences/index.js";
 import { createClientIpResolver } from "./net/client-ip.js";
-import { closeServer, listen } from "./net/listen.js";
+import { closeServer, listen, type Listener } from "./net/listen.js";
+import { createTunnels, type Tunnels } from "./tunnel/index.js";
 import { createEdgeHandler } from "./http/edge.js";
 import { createStranger, type Stranger } from "./stealth/stranger.js";
 import { Views } from "./http/views.js";
@@ -47,6 +48,8 @@ export interface Gateway {
   readonly firewall: FirewallAdapter;
   /** What strangers see; a server built around `handler` must be `stranger.attach`ed. */
   readonly stranger: Stranger;
+  /** The tunnels (issue 12): registry of open ones, and the grant question they ask. */
+  readonly tunnels: Tunnels;
   /** Prometheus metrics; present when the admin API is configured. */
   readonly metrics: GatewayMetrics | undefined;
   /** The admin API's URL once started; undefined when it is not configured. */
@@ -122,7 +125,18 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     log,
     onUnknownPath: defences.onUnknownPath,
   });
-  const servers: Server[] = [];
+  const tunnels = createTunnels(config, {
+    store,
+    now,
+    log,
+    clientIp,
+    ...(metrics === undefined ? {} : { registry: metrics.registry }),
+  });
+  // An admin revoke closes the IP's tunnels through the door at once.
+  grants.onRevoke((door, ip) => {
+    tunnels.registry.closeIp(door, ip);
+  });
+  const servers: Listener[] = [];
 
   return {
     handler,
@@ -132,6 +146,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     firewall,
     stranger,
     metrics,
+    tunnels,
     get adminUrl() {
       return adminUrl;
     },
@@ -146,7 +161,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       await grants.start(config.firewall.sweepIntervalMs);
       const urls: string[] = [];
       for (const address of config.server.listen) {
-        const server = createListener(address, handler, stranger);
+        const server = tunnels.front(address, createListener(address, handler, stranger, tunnels));
         servers.push(server);
         urls.push(await listen(server, address, address.tls ? "https" : "http"));
       }
@@ -158,6 +173,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       return urls;
     },
     async stop() {
+      tunnels.registry.closeAll();
       await Promise.all(servers.map(closeServer));
       await admin?.stop();
       await grants.stop();
@@ -186,6 +202,7 @@ function createListener(
   listen: ListenConfig,
   handler: ReturnType<typeof createEdgeHandler>,
   stranger: Stranger,
+  tunnels: Tunnels,
 ): Server {
   const server =
     listen.tls === undefined
@@ -199,6 +216,6 @@ function createListener(
           },
           handler,
         );
-  stranger.attach(server);
+  stranger.attach(server, tunnels.upgrades);
   return server;
 }

@@ -7,6 +7,7 @@ import { malformedSecret, normalizeBase32, weakSecret } from "./secret.js";
 import { defaultSources, readPrivateFile, type ConfigSources } from "./sources.js";
 import type { DoorConfig, FirewallConfig, GatewayConfig, UserConfig } from "./types.js";
 import { parseYaml } from "./yaml.js";
+import { checkTunnels, tunnelConfig, tunnelLimits } from "./tunnel-check.js";
 import { checkDistinctKeys, resolveRotation } from "../sequence/config.js";
 
 export type { ConfigSources } from "./sources.js";
@@ -114,9 +115,11 @@ function build(
       users: door.users,
       sources: door.sources,
       ...(door.hosts === undefined ? {} : { hosts: [...new Set(door.hosts)] }),
+      ...(door.tunnel === undefined ? {} : { tunnel: tunnelConfig(door.tunnel) }),
     });
   }
   checkDistinctKeys(doors, problems);
+  checkTunnels(doors, data.server.listen, problems);
   const { limits } = data;
   if (limits.maxLockout < limits.lockout) {
     problems.push(
@@ -151,6 +154,7 @@ function build(
       },
     },
     admin: readAdmin(data.admin, sources, problems),
+    tunnels: tunnelLimits(data.tunnels),
   };
 }
 

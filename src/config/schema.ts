@@ -12,6 +12,7 @@ import {
   USER_NAME_FIX,
 } from "./names.js";
 import { HOST_NAME } from "../fleet/keys.js";
+import { tunnelDoorSchema, tunnelsSchema } from "./tunnel-schema.js";
 
 export { DEFAULTS } from "./defaults.js";
 
@@ -78,29 +79,41 @@ const sequenceSchema = z.unknown().transform((value, ctx) => {
   return parsed.data;
 });
 
-const doorSchema = z.strictObject({
-  sequence: sequenceSchema,
-  sequenceTimeout: duration("20s").prefault(DEFAULTS.sequenceTimeout),
-  challengeTimeout: duration("60s").prefault(DEFAULTS.challengeTimeout),
-  open: z
-    .array(portSpec, { error: "list the ports to open, such as [tcp/22]" })
-    .min(1, "list at least one port to open, such as [tcp/22]"),
-  openFor: duration("30s").prefault(DEFAULTS.openFor),
-  users: z
-    .array(z.string("write a user name"), { error: "list the users allowed, such as [alice]" })
-    .min(1, "list at least one user allowed through this door, such as [alice]"),
-  sources: cidrList.default([]),
-  /** Hosts whose ports open: `local` (the gateway's own) or agents' names (docs/fleet.md). */
-  hosts: z
-    .array(
-      z
-        .string()
-        .regex(HOST_NAME, "name hosts with a-z, 0-9, _ or - (at most 32), as in agent.name"),
-    )
-    .min(1, "name at least one host, such as [local] or [web1, web2]")
-    .max(64, "a door may name at most 64 hosts")
-    .optional(),
-});
+const doorSchema = z
+  .strictObject({
+    sequence: sequenceSchema,
+    sequenceTimeout: duration("20s").prefault(DEFAULTS.sequenceTimeout),
+    challengeTimeout: duration("60s").prefault(DEFAULTS.challengeTimeout),
+    open: z.array(portSpec, { error: "list the ports to open, such as [tcp/22]" }),
+    openFor: duration("30s").prefault(DEFAULTS.openFor),
+    users: z
+      .array(z.string("write a user name"), { error: "list the users allowed, such as [alice]" })
+      .min(1, "list at least one user allowed through this door, such as [alice]"),
+    sources: cidrList.default([]),
+    /** Hosts whose ports open: `local` (the gateway's own) or agents' names (docs/fleet.md). */
+    hosts: z
+      .array(
+        z
+          .string()
+          .regex(HOST_NAME, "name hosts with a-z, 0-9, _ or - (at most 32), as in agent.name"),
+      )
+      .min(1, "name at least one host, such as [local] or [web1, web2]")
+      .max(64, "a door may name at most 64 hosts")
+      .optional(),
+    /** The door's tunnel through the listeners (docs/tunnel.md); absent: no tunnel. */
+    tunnel: tunnelDoorSchema.optional(),
+  })
+  .superRefine((door, ctx) => {
+    // A tunnel-only door opens no port: its grant only lets the client through a tunnel.
+    if (door.open.length === 0 && door.tunnel === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        input: door,
+        message:
+          "a door without a tunnel must open a port: list one in open, such as [tcp/22], or add a tunnel",
+      });
+    }
+  });
 
 const userSchema = z
   .strictObject({
@@ -306,6 +319,8 @@ export const configSchema = z.strictObject({
   }),
   limits: limitsSchema.prefault({}),
   admin: adminSchema.optional(),
+  /** Limits of the tunnels doors open through the listeners. */
+  tunnels: tunnelsSchema.prefault({}),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

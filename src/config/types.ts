@@ -41,6 +41,38 @@ export interface DoorConfig {
   readonly sources: readonly string[];
   /** Hosts whose ports open (`local` is the gateway's own); absent means `[local]`. */
   readonly hosts?: readonly string[];
+  /** The door's tunnel through the listeners; absent when it has none. */
+  readonly tunnel?: TunnelConfig;
+}
+
+/** `doors.NAME.tunnel`: where a granted client's tunnel goes, and by which routes. */
+export interface TunnelConfig {
+  /** The target; `host` without brackets. */
+  readonly to: { readonly host: string; readonly port: number };
+  /** Plain SSH (`SSH-` first) on any listener goes here; at most one door. */
+  readonly ssh: boolean;
+  /** TLS with this server name (lower case) is terminated and tunnelled. */
+  readonly sni?: string;
+  /** A WebSocket upgrade on this path opens the tunnel. */
+  readonly path?: string;
+  /** Send a PROXY protocol v2 header to `to` first. */
+  readonly proxyProtocol: boolean;
+  /** The SNI route's own certificate (PEM paths); absent: the TLS listener's. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
+/** `tunnels`: limits shared by every tunnel, durations in milliseconds. */
+export interface TunnelLimits {
+  /** Open tunnels one client IP may hold at once. */
+  readonly maxPerIp: number;
+  /** Open tunnels in all. */
+  readonly maxTotal: number;
+  /** A tunnel with no byte either way for this long is closed. */
+  readonly idleTimeoutMs: number;
+  /** How long a new connection's first bytes are waited for before it is routed. */
+  readonly peekTimeoutMs: number;
+  /** How many first bytes are read at most to route a connection. */
+  readonly peekBytes: number;
 }
 
 /** A user holding a TOTP secret. */
@@ -157,4 +189,5 @@ export interface GatewayConfig {
   readonly limits: LimitsConfig;
   /** Undefined when the config has no admin section: the admin API is off. */
   readonly admin?: AdminConfig;
+  readonly tunnels: TunnelLimits;
 }

@@ -27,6 +27,8 @@ export class GrantManager {
   /** Latest expiry this process wrote per rule (`ip proto/port`), whichever door it was for. */
   private readonly latestRule = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  /** Called on every revoke (src/tunnel closes the IP's tunnels through the door). */
+  private readonly revokeListeners: ((door: string, ip: string) => void)[] = [];
   private sweeping: Promise<void> | undefined;
 
   constructor(
@@ -87,8 +89,18 @@ export class GrantManager {
     return { ...states, ...answers };
   }
 
+  /**
+   * Calls `listener(door, ip)` on every revoke, whether or not a record was left: a tunnel
+   * opened in time outlives its grant's record, and a revoke must close it still.
+   * Synchronous and must not throw.
+   */
+  onRevoke(listener: (door: string, ip: string) => void): void {
+    this.revokeListeners.push(listener);
+  }
+
   /** Closes a grant at once (admin revoke). Returns the removed record, if any. */
   async revoke(doorName: string, ip: string): Promise<GrantRecord | undefined> {
+    for (const listener of this.revokeListeners) listener(doorName, canonical(ip));
     return this.serial(ip, async () => {
       const grant = await this.store.removeGrant(doorName, ip);
       if (grant) {

@@ -1,5 +1,4 @@
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Server } from "node:net";
 
 /**
  * Hard limits for every listener (the gateway's and the admin API's): both only ever get
@@ -13,6 +12,9 @@ export const SERVER_LIMITS = {
   keepAliveTimeout: 5_000,
 } as const;
 
+/** What listens: a node:http(s) server, or a connection router in front of one. */
+export type Listener = Server & { closeAllConnections(): void };
+
 /** Where a listener binds. */
 export interface ListenAddress {
   readonly host: string;
@@ -22,7 +24,7 @@ export interface ListenAddress {
 
 /** Starts `server` on the address; resolves with its URL once bound, rejects if it cannot bind. */
 export async function listen(
-  server: Server,
+  server: Listener,
   address: ListenAddress,
   scheme: "http" | "https",
 ): Promise<string> {
@@ -39,7 +41,7 @@ export async function listen(
 }
 
 /** Stops accepting, drops open (idle or keep-alive) connections, resolves once closed. */
-export function closeServer(server: Server): Promise<void> {
+export function closeServer(server: Listener): Promise<void> {
   const closed = new Promise<void>((resolve) =>
     server.close(() => {
       resolve();

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerOptions, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import { answerAsRequest } from "./as-request.js";
 import { createNginxProfile, NGINX_SERVER_OPTIONS } from "./nginx.js";
 import { PAGES, pageBytes } from "./nginx-pages.js";
 import { createUpstreamProxy, UPSTREAM_TIMEOUTS, type UpstreamTimeouts } from "./upstream.js";
@@ -39,11 +40,24 @@ export interface Stranger {
   /**
    * Hooks the server events that would otherwise let Node answer in its own words:
    * clientError, CONNECT, Expect, and (upstream profile) upgrades. Call once per server.
+   * `upgrades` (the WebSocket tunnel route) sees every upgrade request first; what it
+   * declines the stranger answers as it would without it.
    */
-  attach(server: Server): void;
+  attach(server: Server, upgrades?: UpgradeRoute): void;
   /** Releases upstream connections. */
   close(): Promise<void>;
 }
+
+/**
+ * Takes an upgrade request, or calls `decline()` (once, and then touches nothing) to
+ * leave it to the stranger.
+ */
+export type UpgradeRoute = (
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  decline: () => void,
+) => void;
 
 /** Test and benchmark knobs; production uses the defaults. */
 export interface StrangerOptions {
@@ -73,7 +87,7 @@ export function createStranger(config: StrangerConfig, options: StrangerOptions 
         },
     onClientError: nginx.onClientError,
     serverOptions: NGINX_SERVER_OPTIONS,
-    attach(server) {
+    attach(server, upgrades) {
       server.on("clientError", nginx.onClientError);
       // nginx answers CONNECT with a 400 and closes; Node would drop the connection.
       server.on("connect", (_req: IncomingMessage, socket: Duplex) => {
@@ -86,10 +100,21 @@ export function createStranger(config: StrangerConfig, options: StrangerOptions 
       };
       server.on("checkContinue", asRequest);
       server.on("checkExpectation", asRequest);
-      if (proxy) {
+      // Without an 'upgrade' listener node:http treats an upgrade as a plain request,
+      // which is what nginx does; once the tunnel route listens, declined ones are
+      // answered that way by hand.
+      const declined = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (proxy) proxy.upgrade(req, socket, head);
+        else answerAsRequest(server, req, socket, head);
+      };
+      if (upgrades) {
         server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-          proxy.upgrade(req, socket, head);
+          upgrades(req, socket, head, () => {
+            declined(req, socket, head);
+          });
         });
+      } else if (proxy) {
+        server.on("upgrade", declined);
       }
     },
     async close() {

@@ -158,6 +158,10 @@ export class MemoryStore implements KnockStore {
     return Promise.resolve();
   }
 
+  getGrant(door: string, ip: string): Promise<GrantRecord | undefined> {
+    return Promise.resolve(this.grants.get(grantId(door, ip)));
+  }
+
   removeGrant(door: string, ip: string): Promise<GrantRecord | undefined> {
     const id = grantId(door, ip);
     const grant = this.grants.get(id);

@@ -245,6 +245,13 @@ export class RedisStore implements KnockStore {
     );
   }
 
+  async getGrant(door: string, ip: string): Promise<GrantRecord | undefined> {
+    const [hash] = this.grantKeys();
+    // One HGET on the hash-tagged grants hash: no script, one slot.
+    const json = await this.call(() => this.redis.hget(hash, grantId(door, ip)));
+    return json === null ? undefined : (JSON.parse(json) as GrantRecord);
+  }
+
   async removeGrant(door: string, ip: string): Promise<GrantRecord | undefined> {
     const json = await this.call(() =>
       this.redis.wkRemoveGrant(...this.grantKeys(), grantId(door, ip)),

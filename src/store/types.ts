@@ -146,6 +146,12 @@ export interface KnockStore {
   /** Adds or replaces (refreshes) the grant for its door and IP. */
   putGrant(grant: GrantRecord): Promise<void>;
 
+  /**
+   * The recorded grant for a door and IP, if any, live or awaiting the sweeper (callers
+   * compare `expiresAt` with their clock). One read (the tunnels ask it per connection).
+   */
+  getGrant(door: string, ip: string): Promise<GrantRecord | undefined>;
+
   /** Removes and returns the grant for a door and IP, if any (revoke). */
   removeGrant(door: string, ip: string): Promise<GrantRecord | undefined>;
 

@@ -31,6 +31,15 @@ const base = (): Record<string, unknown> => ({
       users: ["alice"],
       sources: ["10.0.0.0/8"],
       hosts: ["local", "web1"],
+      tunnel: {
+        to: "127.0.0.1:22",
+        ssh: true,
+        sni: "ssh.example.net",
+        path: "/t/9f2c1e4b",
+        proxyProtocol: false,
+        cert: "/tc.pem",
+        key: "/tk.pem",
+      },
     },
   },
   users: { alice: { secretEnv: "ALICE", sources: ["10.0.0.0/8"] } },
@@ -43,6 +52,7 @@ const base = (): Record<string, unknown> => ({
     scanner: { distinctPaths: 20, window: "10s", ban: "1h", trackedIps: 10000 },
   },
   admin: { listen: { host: "127.0.0.1", port: 9090 }, tokenEnv: "TOKEN" },
+  tunnels: { maxPerIp: 8, maxTotal: 1024, idleTimeout: "10m", peekTimeout: "5s", peekBytes: 16389 },
 });
 
 const COMMAND_FIREWALL = {
@@ -93,6 +103,16 @@ const CUSTOM_BAD: Readonly<Record<string, readonly unknown[]>> = {
   "limits.scanner.ban": ["ban"],
   admin: [{ tokenEnv: "TOKEN", tokenFile: "/t" }, {}],
   "store.redis": ["http://x", 5, "redis:/x"],
+  "doors.*": [{ sequence: ["/a1"], open: [], users: ["alice"] }],
+  "doors.*.tunnel": [
+    { to: "127.0.0.1:22", sni: "a.example", cert: "/c.pem" },
+    { to: "127.0.0.1:22", cert: "/c.pem", key: "/k.pem" },
+  ],
+  "doors.*.tunnel.to": ["127.0.0.1", "::1:22", "host:0", "h:70000", 22],
+  "doors.*.tunnel.sni": ["bad_name.example", "-a.example", "a..b"],
+  "doors.*.tunnel.path": ["t/1", "/a/../b"],
+  "tunnels.idleTimeout": ["long"],
+  "tunnels.peekTimeout": ["5 seconds"],
 };
 
 /** One rule of the schema, broken by setting `value` at the concrete `keys` of `base()`. */

@@ -181,8 +181,11 @@ export function describeStoreContract(
         ["203.0.113.8", now + 3000],
         ["203.0.113.7", now + 9000],
       ]);
+      expect((await h.store.getGrant("ssh", "203.0.113.7"))?.expiresAt).toBe(now + 9000);
+      expect(await h.store.getGrant("web", "203.0.113.7")).toBeUndefined();
       expect((await h.store.removeGrant("ssh", "203.0.113.8"))?.ip).toBe("203.0.113.8");
       expect(await h.store.removeGrant("ssh", "203.0.113.8")).toBeUndefined();
+      expect(await h.store.getGrant("ssh", "203.0.113.8")).toBeUndefined();
       expect(await h.store.listGrants()).toHaveLength(1);
     });
 

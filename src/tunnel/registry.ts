@@ -1,0 +1,216 @@
+import { connect as netConnect, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import type { Clock } from "../clock.js";
+import type { TunnelLimits } from "../config/types.js";
+import type { Logger } from "../log.js";
+import type { RefusalReason, TunnelMetrics } from "./metrics.js";
+import { proxyV2Header, type Endpoint } from "./proxy-v2.js";
+
+/** How a tunnel was asked for. */
+export type TunnelRoute = "ssh" | "sni" | "websocket";
+
+/** Why a tunnel closed, as the audit line says. */
+export type CloseReason = "end" | "idle" | "revoke" | "error" | "shutdown";
+
+/** One tunnel to open: who, through which door, to where, and the client's stream. */
+export interface TunnelRequest {
+  readonly door: string;
+  readonly to: { readonly host: string; readonly port: number };
+  /** Send a PROXY v2 header naming `source` and `destination` to `to` first. */
+  readonly proxyProtocol: boolean;
+  /** The client's canonical IP (the grant's). */
+  readonly ip: string;
+  /** The user whose grant let it in. */
+  readonly user: string;
+  readonly route: TunnelRoute;
+  /** The client's side: a TCP socket, a TLS socket or a WebSocket stream. */
+  readonly client: Duplex;
+  /** The client's address and port, for the PROXY header. */
+  readonly source: Endpoint;
+  /** The listener's address and port, for the PROXY header. */
+  readonly destination: Endpoint;
+}
+
+/** Connects to a tunnel's target; net.connect unless a test says otherwise. */
+export type Connector = (to: { host: string; port: number }) => Socket;
+
+interface Tunnel {
+  readonly request: TunnelRequest;
+  readonly target: Socket;
+  readonly openedAt: number;
+  up: number;
+  down: number;
+  closed: boolean;
+  close(reason: CloseReason): void;
+}
+
+/**
+ * Every open tunnel: enforces the limits (per IP, in total, idle), pipes both ways with
+ * backpressure (`pipe` pauses the faster side; nothing is buffered past the streams' own
+ * high-water marks), closes an IP's tunnels on revoke, and audits open and close.
+ */
+export class TunnelRegistry {
+  private readonly tunnels = new Set<Tunnel>();
+  private readonly perIp = new Map<string, number>();
+
+  constructor(
+    private readonly limits: TunnelLimits,
+    private readonly log: Logger,
+    private readonly metrics: TunnelMetrics,
+    private readonly now: Clock,
+    private readonly connect: Connector = (to) =>
+      netConnect({ host: to.host, port: to.port, allowHalfOpen: true }),
+  ) {}
+
+  /** Open tunnels now. */
+  get size(): number {
+    return this.tunnels.size;
+  }
+
+  /**
+   * Whether one more tunnel for `ip` fits the limits: undefined if it does, else the
+   * reason it does not. The routes ask before they answer a client (a TLS handshake, a
+   * WebSocket 101), so an over-limit client is closed before it sees anything.
+   */
+  admit(ip: string): RefusalReason | undefined {
+    if (this.tunnels.size >= this.limits.maxTotal) return "total";
+    if ((this.perIp.get(ip) ?? 0) >= this.limits.maxPerIp) return "per-ip";
+    return undefined;
+  }
+
+  /**
+   * Opens a tunnel: connects to the target and pipes both ways until both sides have
+   * ended, either fails, or it idles past the limit. Returns false, having destroyed the
+   * client, when the limits refuse it (checked again here: the grant lookup was async).
+   */
+  open(request: TunnelRequest): boolean {
+    const refusal = this.admit(request.ip);
+    if (refusal !== undefined) {
+      this.refuse(refusal, request);
+      request.client.destroy();
+      return false;
+    }
+    const { client } = request;
+    const target = this.connect(request.to);
+    const tunnel: Tunnel = {
+      request,
+      target,
+      openedAt: this.now(),
+      up: 0,
+      down: 0,
+      closed: false,
+      close: (reason) => {
+        this.finish(tunnel, reason);
+      },
+    };
+    this.tunnels.add(tunnel);
+    this.perIp.set(request.ip, (this.perIp.get(request.ip) ?? 0) + 1);
+    this.metrics.opened(request.door);
+    this.log.info(
+      { event: "tunnel-open", ...this.who(request), route: request.route },
+      "tunnel opened",
+    );
+    const idle = setTimeout(() => {
+      tunnel.close("idle");
+    }, this.limits.idleTimeoutMs);
+    idle.unref();
+    client.on("data", (chunk: Buffer) => {
+      tunnel.up += chunk.length;
+      this.metrics.bytes(request.door, "up", chunk.length);
+      idle.refresh();
+    });
+    target.on("data", (chunk: Buffer) => {
+      tunnel.down += chunk.length;
+      this.metrics.bytes(request.door, "down", chunk.length);
+      idle.refresh();
+    });
+    if (request.proxyProtocol) target.write(proxyV2Header(request.source, request.destination));
+    // pipe() ends the other side's writable half when one side ends, and pauses the
+    // source while the destination's buffer is full: backpressure both ways.
+    client.pipe(target);
+    target.pipe(client);
+    let open = 2;
+    const closedOne = () => {
+      if (--open === 0) tunnel.close("end");
+    };
+    client.once("close", closedOne);
+    target.once("close", closedOne);
+    client.on("error", () => {
+      tunnel.close("error");
+    });
+    target.on("error", (error: Error & { code?: string }) => {
+      if (tunnel.up === 0 && tunnel.down === 0) this.metrics.refused("target");
+      this.log.warn(
+        { event: "tunnel-target-error", door: request.door, code: error.code },
+        "tunnel target failed",
+      );
+      tunnel.close("error");
+    });
+    const clear = () => {
+      clearTimeout(idle);
+    };
+    target.once("close", clear);
+    return true;
+  }
+
+  /** Closes every tunnel `ip` holds through `door` (an admin revoke); returns how many. */
+  closeIp(door: string, ip: string): number {
+    let count = 0;
+    for (const tunnel of this.tunnels) {
+      if (tunnel.request.door === door && tunnel.request.ip === ip) {
+        tunnel.close("revoke");
+        count++;
+      }
+    }
+    return count;
+  }
+
+  /** Closes every tunnel (gateway stop). */
+  closeAll(): void {
+    for (const tunnel of this.tunnels) tunnel.close("shutdown");
+  }
+
+  /** Counts and logs a refusal; the client is a granted one (strangers never get here). */
+  refuse(reason: RefusalReason, request: Pick<TunnelRequest, "door" | "ip" | "route">): void {
+    this.metrics.refused(reason);
+    if (reason === "no-grant") return;
+    this.log.warn(
+      { event: "tunnel-refused", reason, door: request.door, ip: request.ip, route: request.route },
+      "tunnel refused by a limit",
+    );
+  }
+
+  private finish(tunnel: Tunnel, reason: CloseReason): void {
+    if (tunnel.closed) return;
+    tunnel.closed = true;
+    const { request } = tunnel;
+    request.client.destroy();
+    tunnel.target.destroy();
+    this.tunnels.delete(tunnel);
+    const left = (this.perIp.get(request.ip) ?? 1) - 1;
+    if (left === 0) this.perIp.delete(request.ip);
+    else this.perIp.set(request.ip, left);
+    this.metrics.closed(request.door);
+    this.log.info(
+      {
+        event: "tunnel-close",
+        ...this.who(request),
+        route: request.route,
+        reason,
+        bytesUp: tunnel.up,
+        bytesDown: tunnel.down,
+        durationMs: this.now() - tunnel.openedAt,
+      },
+      "tunnel closed",
+    );
+  }
+
+  private who(request: TunnelRequest) {
+    return {
+      ip: request.ip,
+      door: request.door,
+      user: request.user,
+      to: `${request.to.host.includes(":") ? `[${request.to.host}]` : request.to.host}:${String(request.to.port)}`,
+    };
+  }
+}

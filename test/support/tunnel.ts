@@ -1,0 +1,86 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { execa } from "execa";
+import { pino } from "pino";
+import type { Logger } from "../../src/log.js";
+
+/** A TCP echo server on loopback: the tunnel target where no sshd is needed. */
+export async function startEcho(): Promise<{ port: number; close(): Promise<void> }> {
+  const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
+    socket.on("error", () => undefined);
+    socket.pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
+
+/** A self-signed certificate for `names` (openssl), in a temporary directory. */
+export async function selfSigned(names: readonly string[]): Promise<{
+  cert: string;
+  key: string;
+  pem: string;
+  remove(): void;
+}> {
+  const dir = mkdtempSync(join(tmpdir(), "wk-tunnel-cert-"));
+  const cert = join(dir, "cert.pem");
+  const key = join(dir, "key.pem");
+  await execa("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    `/CN=${names[0] ?? "localhost"}`,
+    "-addext",
+    `subjectAltName=${names.map((name) => `DNS:${name}`).join(",")}`,
+    "-keyout",
+    key,
+    "-out",
+    cert,
+  ]);
+  return {
+    cert,
+    key,
+    pem: readFileSync(cert, "utf8"),
+    remove: () => {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A pino logger whose lines the test can read back as objects. */
+export function captureLog(): { log: Logger; lines: () => Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString().split("\n")) {
+        if (line.trim() !== "") lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      callback();
+    },
+  });
+  return { log: pino({ level: "info" }, sink), lines: () => lines };
+}
+
+/** Writes `text` to a new file in a fresh temporary directory; returns its path. */
+export function tempFile(name: string, text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), "wk-tunnel-")), name);
+  writeFileSync(path, text, { mode: 0o600 });
+  return path;
+}
