@@ -14,8 +14,6 @@ const SYSTEM = "test/**/*.system.test.ts";
 const SERIAL = [
   "test/firewall/**/*.system.test.ts",
   "test/e2e/**/*.system.test.ts",
-  // The 443 tunnel lab: gateway, sshd and clients in namespaces, Chromium, connection floods.
-  "test/tunnel/**/*.system.test.ts",
   "test/cli/firewall*.system.test.ts",
   // Network namespaces (doctor faults, the systemd unit's capabilities, compose's start
   // commands) and a whole build plus npm install (npm pack).

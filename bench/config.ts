@@ -24,6 +24,9 @@ export interface BenchParams {
   /** Progress keys written for the Redis memory figure; clients tracked for the RSS figure. */
   readonly redisKeys: number;
   readonly rssClients: number;
+  /** Bytes per bulk upload through the tunnel, and 200-round-trip blocks per path (item 8). */
+  readonly tunnelBytes: number;
+  readonly tunnelBlocks: number;
 }
 
 /** Parameters for the quick (CI) or full run. */
@@ -41,6 +44,8 @@ export function benchParams(quick: boolean): BenchParams {
         populateCapMs: 8_000,
         redisKeys: 2_000,
         rssClients: 10_000,
+        tunnelBytes: 16 * 1024 * 1024,
+        tunnelBlocks: 2,
       }
     : {
         quick,
@@ -54,6 +59,8 @@ export function benchParams(quick: boolean): BenchParams {
         populateCapMs: 240_000,
         redisKeys: 20_000,
         rssClients: 100_000,
+        tunnelBytes: 256 * 1024 * 1024,
+        tunnelBlocks: 20,
       };
 }
 
@@ -91,6 +98,8 @@ export interface BenchConfigOptions {
   readonly port?: number;
   /** Answer non-knock requests by proxying to this site (`decoy: upstream`). */
   readonly upstream?: string;
+  /** Give the door a tunnel to this `host:port`, plain SSH routed to it (issue 12). */
+  readonly tunnelTo?: string;
 }
 
 /** A validated config: one door, BENCH_USERS users, loopback listener on an ephemeral port. */
@@ -119,6 +128,9 @@ export function benchConfig(options: BenchConfigOptions = {}): GatewayConfig {
           open: [`${BENCH_PORT.proto}/${BENCH_PORT.port}`],
           openFor: "10m",
           users: Object.keys(users),
+          ...(options.tunnelTo === undefined
+            ? {}
+            : { tunnel: { to: options.tunnelTo, ssh: true } }),
         },
       },
       users,

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
-import type { Netns, NetnsAgent } from "../support/netns.js";
-import { cliArgs, knockFrom, type KnockResult } from "../support/netns-gateway.js";
+import type { Netns, NetnsAgent } from "../../support/netns.js";
+import { cliArgs, knockFrom, type KnockResult } from "../../support/netns-gateway.js";
 import { LAB, type Lab } from "./lab.js";
 import { runIn, startIn, type Ran, type Running } from "./lab-run.js";
 
@@ -18,7 +18,7 @@ const PHONE = fileURLToPath(new URL("./phone-knock.js", import.meta.url));
  * - `plain`: `ssh -p 443` to the plain listener (the door's `tunnel.ssh: true`);
  * - `plain-tls`: `ssh -p 443` to the TLS listener (its peek sees `SSH-` before any TLS);
  * - `sni`: `openssl s_client -servername` as ProxyCommand (SSH inside TLS, `tunnel.sni`);
- * - `ws`: a WebSocket on `tunnel.path` as ProxyCommand (test/tunnel/ws-proxy.js).
+ * - `ws`: a WebSocket on `tunnel.path` as ProxyCommand (test/e2e/tunnel/ws-proxy.js).
  */
 export type Route = "plain" | "plain-tls" | "sni" | "ws";
 export const ROUTES: readonly Route[] = ["plain", "plain-tls", "sni", "ws"];
@@ -49,7 +49,7 @@ export function sshArgs(lab: Lab, route: Route, command: string): string[] {
   return [
     ...["-F", "/dev/null", "-i", lab.userKey, "-o", "IdentitiesOnly=yes"],
     ...["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"],
-    ...["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5"],
+    ...["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=15"],
     ...routeArgs(route),
     command,
   ];
@@ -102,15 +102,31 @@ export interface PhoneKnock {
   readonly error?: string;
 }
 
-/** The phone flow in Chromium, run inside `ns`, against the TLS listener. */
+/**
+ * The phone flow in Chromium, run inside `ns`, against the TLS listener. Resolves as soon
+ * as the result page is shown (the browser closes in the background), so what follows
+ * runs while the grant is fresh, as a user would type `ssh` right after.
+ */
 export async function knockPhone(lab: Lab, ns: Netns, user: string): Promise<PhoneKnock> {
   const body = { base: `https://${LAB.tlsHost}`, sequence: LAB.sequence, user };
   const input = JSON.stringify({ ...body, secret: lab.secrets[user] });
-  const ran = await runIn(lab.children, ns, process.execPath, [PHONE, input], {
-    timeoutMs: 40_000,
+  const running = startIn(lab.children, ns, process.execPath, [PHONE, input], {
+    timeoutMs: 45_000,
   });
-  const last = ran.stdout.trim().split("\n").at(-1) ?? "";
-  return last.startsWith("{") ? (JSON.parse(last) as PhoneKnock) : { error: ran.stderr };
+  const line = () =>
+    running
+      .stdout()
+      .split("\n")
+      .find((l) => l.startsWith("{"));
+  let ended: Ran | undefined;
+  void running.done.then((ran) => (ended = ran));
+  const deadline = Date.now() + 45_000;
+  while (line() === undefined && ended === undefined && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const found = line();
+  if (found !== undefined) return JSON.parse(found) as PhoneKnock;
+  return { error: `no answer from the phone: ${ended?.stderr ?? "timed out"}` };
 }
 
 /** DELETE /grants/ssh/IP on the admin API (from the gateway's own namespace); the status. */

@@ -12,9 +12,9 @@ import {
   startAgent,
   type Netns,
   type NetnsAgent,
-} from "../support/netns.js";
-import { startNetnsGateway, type NetnsGateway } from "../support/netns-gateway.js";
-import { waitFor } from "../support/wait.js";
+} from "../../support/netns.js";
+import { startNetnsGateway, type NetnsGateway } from "../../support/netns-gateway.js";
+import { waitFor } from "../../support/wait.js";
 import { tracked, type Children } from "./lab-run.js";
 
 /**
@@ -38,7 +38,7 @@ export const LAB = {
 } as const;
 
 /** Users of the door: every knock in a file takes a fresh one, so no TOTP code is replayed. */
-export const LAB_USERS = ["u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8", "u9", "u10"] as const;
+export const LAB_USERS = Array.from({ length: 16 }, (_, i) => `u${i + 1}`);
 
 /** Namespaces, veth names and nothing else on the host start with this. */
 const PREFIX = "mxe";
@@ -71,6 +71,8 @@ export interface Lab {
   sshdLog(): string;
   /** TCP connections sshd has accepted so far. */
   sshdConnections(): number;
+  /** Logins sshd has let in so far (a key accepted: the session is up). */
+  sshdLogins(): number;
   /** The running gateway, once startLabGateway was called. */
   gateway: NetnsGateway | undefined;
 }
@@ -193,6 +195,7 @@ export async function createLab(): Promise<Lab> {
       secretFile: (user: string) => join(dir, `${user}.secret`),
       sshdLog,
       sshdConnections: () => (sshdLog().match(/^Connection from /gm) ?? []).length,
+      sshdLogins: () => (sshdLog().match(/^Accepted publickey for root /gm) ?? []).length,
       gateway: undefined,
       spaces,
       agents,

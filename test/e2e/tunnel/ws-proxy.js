@@ -21,9 +21,11 @@ ws.on("error", (error) => {
   process.stderr.write(`ws-proxy: ${error.message}\n`);
   process.exit(1);
 });
+// The tunnel is over when the server closes it. Node never ends process.stdout for a pipe,
+// so ssh would not see EOF: exit instead (writes to a pipe are synchronous on Linux).
+ws.on("close", () => process.exit(0));
 ws.on("open", () => {
   const stream = createWebSocketStream(ws);
   stream.on("error", () => process.exit(1));
-  stream.on("close", () => process.exit(0));
   process.stdin.pipe(stream).pipe(process.stdout);
 });

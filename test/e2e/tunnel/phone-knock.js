@@ -4,7 +4,8 @@
 // Input: {"base":"https://10.201.0.1","sequence":[...],"user":"u1","secret":"BASE32"}
 // Output, one JSON line: {"steps":[404,404,200],"status":200,"h1":"Open","ip":"10.200.1.2",
 // "launchedMs":900,"ms":2100} (the browser's start and the whole flow, for slow-run diagnosis)
-// or {"error":"..."}. The certificate is self-signed, so the context ignores HTTPS errors.
+// or {"error":"..."}, printed as soon as the result page shows (closing the browser takes
+// a while). The certificate is self-signed, so the context ignores HTTPS errors.
 import process from "node:process";
 import { generate } from "otplib";
 import { chromium } from "playwright-core";
