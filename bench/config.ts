@@ -24,7 +24,7 @@ export interface BenchParams {
   /** Progress keys written for the Redis memory figure; clients tracked for the RSS figure. */
   readonly redisKeys: number;
   readonly rssClients: number;
-  /** Bytes per bulk upload through the tunnel, and 200-round-trip blocks per path (item 8). */
+  /** Bytes per bulk upload through the tunnel, and 200-round-trip blocks per path (item 9). */
   readonly tunnelBytes: number;
   readonly tunnelBlocks: number;
 }
@@ -44,8 +44,8 @@ export function benchParams(quick: boolean): BenchParams {
         populateCapMs: 8_000,
         redisKeys: 2_000,
         rssClients: 10_000,
-        tunnelBytes: 16 * 1024 * 1024,
-        tunnelBlocks: 2,
+        tunnelBytes: 8 * 1024 * 1024,
+        tunnelBlocks: 1,
       }
     : {
         quick,

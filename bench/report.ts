@@ -36,9 +36,9 @@ export const ROW_IDS = [
   "6.rss",
   "7.proxy",
   "7.latency",
-  "8.tunnel",
-  "8.latency",
-  "8.decoy",
+  "9.tunnel",
+  "9.latency",
+  "9.decoy",
 ] as const;
 
 /** A row's verdict for a target: PASS when `ok`. */

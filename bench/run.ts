@@ -20,7 +20,7 @@ const NOTES = [
   "3 and 5: each knock uses a distinct user (a fresh TOTP step, so replay protection is not tripped) and a distinct client IP sent as X-Forwarded-For from loopback (trusted in the bench config). Time is measured from the first GET to the grant response and includes the client.",
   "4: grants are added with adapter.open (iptables: one iptables-restore of the same rule specs, since its open lists the whole chain and filling 10,000 one by one is quadratic); each timed open is of a new IP and is closed again untimed so the level stays put.",
   "7: decoy: upstream. A 1 KiB page from a plain node:http site, fetched directly and through a webknock gateway with `decoy: upstream` (undici pool to the site), in alternated rounds; both servers run in their own processes, so the proxied figure also pays for the site. Added latency: one keep-alive connection, sequential GETs, blocks of 100 alternated, medians.",
-  "8: issue 12's tunnel. bench/tcp-target.ts is the service; its connections start with an `SSH-` line, so the gateway's peek routes them to the door's `ssh: true` tunnel after one knock from 127.0.0.1. 8.tunnel uploads the same bytes over a direct connection and through the tunnel in alternated rounds (the target confirms the last byte; medians). 8.latency: one connection each, 64-byte echoes, blocks of 200 alternated, p50 through the tunnel minus p50 direct. 8.decoy: section 1's load against the same gateway with and without a door tunnel (the connection router in front of the listener), alternated; no client holds a grant, so every connection is peeked and handed to the HTTP server.",
+  "9: issue 12's tunnel. bench/tcp-target.ts is the service; its connections start with an `SSH-` line, so the gateway's peek routes them to the door's `ssh: true` tunnel after one knock from 127.0.0.1. 9.tunnel uploads the same bytes over a direct connection and through the tunnel in alternated rounds (the target confirms the last byte; medians). 9.latency: one connection each, 64-byte echoes, blocks of 200 alternated, p50 through the tunnel minus p50 direct. 9.decoy: section 1's load against the same gateway with and without a door tunnel (the connection router in front of the listener), alternated; no client holds a grant, so every connection is peeked and handed to the HTTP server.",
 ];
 
 async function netnsAvailable(): Promise<boolean> {
@@ -38,7 +38,7 @@ async function netnsAvailable(): Promise<boolean> {
 export async function runBench(options: {
   quick: boolean;
   redisPort: number;
-  /** Section numbers to run (1-8); all when undefined. */
+  /** Section numbers to run (1-9); all when undefined. */
   only?: readonly number[];
   say: (line: string) => void;
 }): Promise<{ rows: Row[]; markdown: string }> {
@@ -58,7 +58,7 @@ export async function runBench(options: {
     if (want(6)) rows.push(...(await redisMemory(params, redis.url, say)));
     if (want(6)) rows.push(...(await gatewayRss(params, say)));
     if (want(7)) rows.push(...(await upstreamProxy(params, say)));
-    if (want(8)) rows.push(...(await tunnelThroughput(params, redis.url, say)));
+    if (want(9)) rows.push(...(await tunnelThroughput(params, redis.url, say)));
   } finally {
     closeClient();
     await redis?.stop();
