@@ -29,6 +29,8 @@ const SERIAL = [
   "test/store/redis-cost.system.test.ts",
   // Asserts CPU time per request, which parallel files would inflate.
   "test/defences/scanner.system.test.ts",
+  // Times a knock through a delay proxy, and flushes Redis's script cache (server-wide).
+  "test/client/knock-pipeline.system.test.ts",
 ];
 /** Starts one redis-server per system project unless WEBKNOCK_TEST_REDIS_URL points at one. */
 const REDIS = ["test/support/global-setup.ts"];

@@ -36,6 +36,7 @@ export const ROW_IDS = [
   "6.rss",
   "7.proxy",
   "7.latency",
+  "8.open",
   "9.tunnel",
   "9.latency",
   "9.decoy",

@@ -8,6 +8,7 @@ import { knockLatency, knockUnderFlood } from "./knock-latency.js";
 import { gatewayRss, redisMemory } from "./memory.js";
 import { renderMarkdown, ROW_IDS, type Row } from "./report.js";
 import { decoyThroughput, stepThroughput } from "./throughput.js";
+import { openRoundTrips } from "./open-rtt.js";
 import { tunnelThroughput } from "./tunnel.js";
 import { upstreamProxy } from "./upstream.js";
 
@@ -19,6 +20,7 @@ const NOTES = [
   "2.step: every request is GET of step 0 from one loopback IP. The first hit sets progress to 1; every later one takes the script's 'repeat' branch (ban-key EXISTS and one GET inside Lua, no write). The baseline is a bare node:http handler that runs the same script with the same three keys, arguments and client options (one EVALSHA per request) and then writes the very decoy bytes webknock answers with (nginx's 5 headers, same body), as 1.decoy's baseline does, so the ratio is webknock's own cost. 2.headers shows the same baseline answering a minimal 2-header 404 instead, for context. (Earlier versions of this baseline sent a minimal 404, so the ratio also charged webknock for its security headers; and once the ban key was added to the script they still declared two keys, so Redis answered with a script error and the baseline sent a 503 with no body.) A throughput row says INVALID, and FAILs if it has a target, when any server answers another status or has errors.",
   "3 and 5: each knock uses a distinct user (a fresh TOTP step, so replay protection is not tripped) and a distinct client IP sent as X-Forwarded-For from loopback (trusted in the bench config). Time is measured from the first GET to the grant response and includes the client.",
   "4: grants are added with adapter.open (iptables: one iptables-restore of the same rule specs, since its open lists the whole chain and filling 10,000 one by one is quadratic); each timed open is of a new IP and is closed again untimed so the level stays put.",
+  "8: time to open through a userspace delay proxy (test/support/delay-proxy.ts; the kernels here have no netem) adding 50 ms per direction and modelling the TCP handshake, so one round trip is 100 ms; plain HTTP (TLS 1.3 would add one round trip to every client alike). Figures are the median time divided by 100 ms, and the round trips counted from the proxy's capture (per connection: the handshake plus each flight of requests sent after an answer; connections summed, so Chromium's parallel connections over-count). CLI: the knock function `webknock knock` runs (pipelined GETs on one connection, then the POST). Keep-alive, sequential: one connection, each GET after the previous answer, then the form POST, as a phone following bookmarks. Chromium: headless /usr/bin/chromium via playwright-core, a fresh context per knock, page.goto per step, then the form.",
   "7: decoy: upstream. A 1 KiB page from a plain node:http site, fetched directly and through a webknock gateway with `decoy: upstream` (undici pool to the site), in alternated rounds; both servers run in their own processes, so the proxied figure also pays for the site. Added latency: one keep-alive connection, sequential GETs, blocks of 100 alternated, medians.",
   "9: issue 12's tunnel. bench/tcp-target.ts is the service; its connections start with an `SSH-` line, so the gateway's peek routes them to the door's `ssh: true` tunnel after one knock from 127.0.0.1. 9.tunnel uploads the same bytes over a direct connection and through the tunnel in alternated rounds (the target confirms the last byte; medians). 9.latency: one connection each, 64-byte echoes, blocks of 200 alternated, p50 through the tunnel minus p50 direct. 9.decoy: section 1's load against the same gateway with and without a door tunnel (the connection router in front of the listener), alternated; no client holds a grant, so every connection is peeked and handed to the HTTP server.",
 ];
@@ -58,6 +60,7 @@ export async function runBench(options: {
     if (want(6)) rows.push(...(await redisMemory(params, redis.url, say)));
     if (want(6)) rows.push(...(await gatewayRss(params, say)));
     if (want(7)) rows.push(...(await upstreamProxy(params, say)));
+    if (want(8)) rows.push(...(await openRoundTrips(params, redis.url, say)));
     if (want(9)) rows.push(...(await tunnelThroughput(params, redis.url, say)));
   } finally {
     closeClient();

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import type { Readable, Writable } from "node:stream";
 import { systemClock, type Clock } from "../clock.js";
 
 /** A place to print to; `process.stdout` fits, and so does a string collector in tests. */
@@ -13,6 +14,11 @@ export interface CliDeps {
   readonly env: NodeJS.ProcessEnv;
   readonly now: Clock;
   readonly readFile: (path: string) => string;
+  /**
+   * The raw byte streams `webknock tunnel` pipes (as an ssh ProxyCommand); absent where
+   * there is no process to pipe (in-process tests of other commands).
+   */
+  readonly io?: { readonly input: Readable; readonly output: Writable };
 }
 
 /** The real process's dependencies. */
@@ -23,5 +29,6 @@ export function processDeps(): CliDeps {
     env: process.env,
     now: systemClock,
     readFile: (path) => readFileSync(path, "utf8"),
+    io: { input: process.stdin, output: process.stdout },
   };
 }

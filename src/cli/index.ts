@@ -10,6 +10,7 @@ import { registerFirewallCommands } from "./commands/firewall.js";
 import { registerKnockCommands } from "./commands/knock.js";
 import { registerSequenceCommands } from "./commands/sequence.js";
 import { registerServeCommands } from "./commands/serve.js";
+import { registerTunnelCommands } from "./commands/tunnel.js";
 import { registerUserCommands } from "./commands/user.js";
 import { CliUsageError, EXIT, ExitError } from "./config-option.js";
 import type { CliDeps } from "./deps.js";
@@ -21,6 +22,7 @@ const COMMAND_GROUPS: readonly ((program: Command, deps: CliDeps) => void)[] = [
   registerDemoCommands,
   registerFirewallCommands,
   registerKnockCommands,
+  registerTunnelCommands,
   registerUserCommands,
   registerDoorCommands,
   registerSequenceCommands,

@@ -29,9 +29,12 @@ export class TransportError extends WebknockError {
   constructor(
     readonly failure: TransportFailure,
     message: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { readonly fix?: string },
   ) {
-    super(TRANSPORT[failure].code, message, { ...options, fix: TRANSPORT[failure].fix });
+    super(TRANSPORT[failure].code, message, {
+      ...options,
+      fix: options?.fix ?? TRANSPORT[failure].fix,
+    });
   }
 }
 

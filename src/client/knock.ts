@@ -2,7 +2,9 @@ import { systemClock, type Clock } from "../clock.js";
 import { isKnockPath, KNOCK_PATH_FIX } from "../config/names.js";
 import { WebknockError } from "../errors.js";
 import { clientWindow, windowPaths } from "../sequence/derive.js";
-import { HttpClient, TRANSPORT, TransportError, type HttpResponse } from "./http.js";
+import type { ParsedResponse } from "./http-reader.js";
+import { TRANSPORT, TransportError } from "./http.js";
+import { PipelinedConnection, type PipelinedRequest } from "./pipeline.js";
 
 /** What a successful knock opened, exactly as the gateway reports it. */
 export interface KnockGrant {
@@ -62,9 +64,12 @@ export class KnockError extends WebknockError {
   constructor(
     readonly failure: KnockFailure,
     message: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { readonly fix?: string | undefined },
   ) {
-    super(FAILURES[failure].code, message, { ...options, fix: FAILURES[failure].fix });
+    super(FAILURES[failure].code, message, {
+      ...options,
+      fix: options?.fix ?? FAILURES[failure].fix,
+    });
   }
 }
 
@@ -96,6 +101,8 @@ export interface KnockRequest {
   readonly timeoutMs?: number;
   /** The clock a rotating sequence's window is read from; the system clock by default. */
   readonly now?: Clock;
+  /** An HTTP proxy to CONNECT through (see proxyFor); direct by default. */
+  readonly proxy?: URL | undefined;
 }
 
 /** The paths to walk now: the static list, or the rotating door's window for this moment. */
@@ -112,8 +119,10 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 const JSON_HEADERS = { accept: "application/json" } as const;
 
 /**
- * Walks the sequence, takes the challenge from the last step and redeems it over the
- * JSON API. Resolves with the grant or rejects with a KnockError.
+ * Walks the sequence and redeems the challenge over the JSON API, on one keep-alive
+ * connection: every GET of the sequence goes out in one write (pipelined), so the walk
+ * costs one round trip whatever its length, then the POST with the code costs one more.
+ * Resolves with the grant or rejects with a KnockError.
  */
 export async function knock(request: KnockRequest): Promise<KnockGrant> {
   const base = gatewayUrl(request.url);
@@ -121,56 +130,67 @@ export async function knock(request: KnockRequest): Promise<KnockGrant> {
   // way and then on to another host with the challenge, user and code.
   const sequence = currentSequence(request.sequence, request.now);
   const steps = sequence.map((path) => stepUrl(base, path));
-  const client = new HttpClient({
+  const last = steps.at(-1);
+  if (last === undefined) throw new KnockError("protocol", "The sequence is empty.");
+  const options = {
     insecure: request.insecure,
     timeoutMs: request.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-  });
+    proxy: request.proxy,
+  };
+  let connection = await transport(() => PipelinedConnection.open(base, options));
   try {
-    let challenge: string | undefined;
-    for (const [index, url] of steps.entries()) {
-      const path = url.pathname;
-      const res = await send(client, "GET", url);
-      if (res.status === 503) throw unavailable();
-      if (index < steps.length - 1) continue;
-      const offered = res.status === 200 ? parseJson(res, "challenge").challenge : undefined;
-      if (typeof offered !== "string") {
-        throw new KnockError(
-          "no-challenge",
-          `${path} answered ${res.status} without a challenge: the sequence is wrong, was walked too slowly, or this source address may not use the door.${"key" in request.sequence ? " For a rotating door, check that key, rotate and steps match the gateway's and that both clocks are right." : ""}`,
-        );
-      }
-      challenge = offered;
-    }
-    if (challenge === undefined) throw new KnockError("protocol", "The sequence is empty.");
-    const code = typeof request.code === "string" ? request.code : await request.code();
-    const last = steps.at(-1);
-    if (last === undefined) throw new KnockError("protocol", "The sequence is empty.");
-    const res = await send(
-      client,
-      "POST",
-      last,
-      JSON.stringify({ challenge, user: request.user, code }),
+    const answers = await transport(() =>
+      connection.send(steps.map((url) => ({ method: "GET", url, headers: JSON_HEADERS }))),
     );
-    if (res.status === 200) {
-      const granted = parseJson(res, "granted").granted;
-      if (isGrant(granted)) return granted;
-      throw new KnockError("protocol", "The gateway's answer has no usable grant.");
-    }
-    if (res.status === 403)
-      throw new KnockError(
-        "denied",
-        `Denied: the gateway refused user ${JSON.stringify(request.user)} with that code (wrong code or secret, code already used, user not allowed on this door, or locked out).`,
-      );
-    if (res.status === 503) throw unavailable();
-    if (res.status === 404)
+    if (answers.some((res) => res.status === 503)) throw unavailable();
+    const res = answers.at(-1);
+    const offered = res?.status === 200 ? parseJson(res, "challenge").challenge : undefined;
+    if (typeof offered !== "string") {
       throw new KnockError(
         "no-challenge",
-        "The challenge expired or was already used before the code arrived; knock again.",
+        `${last.pathname} answered ${res?.status ?? "nothing"} without a challenge: the sequence is wrong, was walked too slowly, or this source address may not use the door.${"key" in request.sequence ? " For a rotating door, check that key, rotate and steps match the gateway's and that both clocks are right." : ""}`,
       );
-    throw new KnockError("protocol", `Unexpected answer ${res.status} to the code.`);
+    }
+    const code = typeof request.code === "string" ? request.code : await request.code();
+    const post: PipelinedRequest = {
+      method: "POST",
+      url: last,
+      headers: { ...JSON_HEADERS, "content-type": "application/json" },
+      body: JSON.stringify({ challenge: offered, user: request.user, code }),
+    };
+    // A gateway (or a proxy before it) may close after the GETs: the challenge is bound to
+    // the address, not the connection, so a new connection redeems it just as well.
+    if (!connection.reusable) {
+      connection.close();
+      connection = await transport(() => PipelinedConnection.open(base, options));
+    }
+    const [answer] = await transport(() => connection.send([post]));
+    return redeemed(answer, request.user);
   } finally {
-    client.close();
+    connection.close();
   }
+}
+
+/** The grant in the answer to the POST, or the KnockError it stands for. */
+function redeemed(res: ParsedResponse | undefined, user: string): KnockGrant {
+  const status = res?.status ?? 0;
+  if (res !== undefined && status === 200) {
+    const granted = parseJson(res, "granted").granted;
+    if (isGrant(granted)) return granted;
+    throw new KnockError("protocol", "The gateway's answer has no usable grant.");
+  }
+  if (status === 403)
+    throw new KnockError(
+      "denied",
+      `Denied: the gateway refused user ${JSON.stringify(user)} with that code (wrong code or secret, code already used, user not allowed on this door, or locked out).`,
+    );
+  if (status === 503) throw unavailable();
+  if (status === 404)
+    throw new KnockError(
+      "no-challenge",
+      "The challenge expired or was already used before the code arrived; knock again.",
+    );
+  throw new KnockError("protocol", `Unexpected answer ${status} to the code.`);
 }
 
 /** The gateway's base URL: http or https, anything else refused. */
@@ -209,26 +229,20 @@ export function stepUrl(base: URL, path: string): URL {
   return url;
 }
 
-async function send(
-  client: HttpClient,
-  method: "GET" | "POST",
-  url: URL,
-  body?: string,
-): Promise<HttpResponse> {
+/** Runs a transport step; its TransportError becomes the KnockError of the same failure. */
+async function transport<T>(step: () => Promise<T>): Promise<T> {
   try {
-    const headers =
-      body === undefined ? JSON_HEADERS : { ...JSON_HEADERS, "content-type": "application/json" };
-    return await client.send(method, url, headers, body);
+    return await step();
   } catch (error) {
     if (error instanceof TransportError)
-      throw new KnockError(error.failure, error.message, { cause: error });
+      throw new KnockError(error.failure, error.message, { cause: error, fix: error.fix });
     throw error;
   }
 }
 
-function parseJson(res: HttpResponse, key: string): Record<string, unknown> {
+function parseJson(res: ParsedResponse, key: string): Record<string, unknown> {
   try {
-    const value: unknown = JSON.parse(res.body);
+    const value: unknown = JSON.parse(res.body.toString("utf8"));
     if (typeof value === "object" && value !== null && key in value)
       return value as Record<string, unknown>;
   } catch {
@@ -236,7 +250,7 @@ function parseJson(res: HttpResponse, key: string): Record<string, unknown> {
   }
   throw new KnockError(
     "protocol",
-    `Expected JSON with "${key}" but got ${res.status} ${res.contentType || "(no type)"}; is this URL a webknock gateway?`,
+    `Expected JSON with "${key}" but got ${res.status} ${res.headers.get("content-type") ?? "(no type)"}; is this URL a webknock gateway?`,
   );
 }
 

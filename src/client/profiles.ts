@@ -14,6 +14,10 @@ export interface KnockProfile {
   readonly insecure?: boolean;
   /** A rotating door: the key file (resolved like secretFile) and its schedule. */
   readonly rotation?: RotationProfile;
+  /** `webknock tunnel` over a WebSocket: the door's `tunnel.path`. */
+  readonly tunnelPath?: string;
+  /** `webknock tunnel` over TLS: the door's `tunnel.sni`. */
+  readonly tunnelSni?: string;
 }
 
 /** What a client needs to compute a rotating door's current paths (src/sequence/derive.ts). */
@@ -30,7 +34,7 @@ export interface RotationProfile {
 export class ClientConfigError extends WebknockError {
   constructor(message: string) {
     super("ERR_CLIENT_CONFIG", message, {
-      fix: "See docs/usage.md for the client config's format: profiles: { NAME: { url, sequence (or sequenceKeyFile, rotate, steps), user, secretFile } }.",
+      fix: "See docs/usage.md for the client config's format: profiles: { NAME: { url, sequence (or sequenceKeyFile, rotate, steps), user, secretFile, tunnelPath or tunnelSni } }.",
     });
   }
 }
@@ -42,6 +46,8 @@ const profileSchema = z.strictObject({
   secretFile: z.string().min(1).optional(),
   insecure: z.boolean().optional(),
   sequenceKeyFile: z.string().min(1).optional(),
+  tunnelPath: z.string().min(1).optional(),
+  tunnelSni: z.string().min(1).optional(),
   rotate: z
     .union([z.string(), z.number()])
     .transform((value, ctx) => {
@@ -113,6 +119,8 @@ export function readProfile(
       profile.secretFile === undefined ? undefined : resolvePath(profile.secretFile, base, env),
     insecure: profile.insecure,
     rotation: readRotation(profile, `${path}: profiles.${name}`, base, env),
+    tunnelPath: profile.tunnelPath,
+    tunnelSni: profile.tunnelSni,
   };
 }
 

@@ -13,6 +13,7 @@ import { ClientConfigError } from "../../src/client/profiles.js";
 import { WebknockError } from "../../src/errors.js";
 import { currentTotp } from "../../src/knock/totp.js";
 import { cli } from "../support/cli.js";
+import { selfSigned } from "../support/tunnel-servers.js";
 import { startListeningGateway, TEST_SEQUENCE, type ListeningGateway } from "../support/gateway.js";
 
 const SEQUENCE = TEST_SEQUENCE.join(",");
@@ -259,29 +260,7 @@ describe("webknock knock over IPv6 and HTTPS", () => {
 
   it("refuses a self-signed certificate (exit 4) unless --insecure", async () => {
     const dir = mkdtempSync(join(tmpdir(), "webknock-tls-"));
-    const cert = join(dir, "cert.pem");
-    const key = join(dir, "key.pem");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
-        cert,
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-      ],
-      { stdio: "ignore" },
-    );
+    const { certFile: cert, keyFile: key } = selfSigned(dir, ["localhost"]);
     const gw = await startListeningGateway({ users: ["tls"], tls: { cert, key } });
     try {
       expect(gw.url).toMatch(/^https:/);
