@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Netns, NetnsAgent } from "../../support/netns.js";
 import { cliArgs, knockFrom, type KnockResult } from "../../support/netns-gateway.js";
@@ -18,12 +19,23 @@ const PHONE = fileURLToPath(new URL("./phone-knock.js", import.meta.url));
  * - `plain`: `ssh -p 443` to the plain listener (the door's `tunnel.ssh: true`);
  * - `plain-tls`: `ssh -p 443` to the TLS listener (its peek sees `SSH-` before any TLS);
  * - `sni`: `openssl s_client -servername` as ProxyCommand (SSH inside TLS, `tunnel.sni`);
- * - `ws`: a WebSocket on `tunnel.path` as ProxyCommand (test/e2e/tunnel/ws-proxy.js).
+ * - `ws`: a WebSocket on `tunnel.path` as ProxyCommand (test/e2e/tunnel/ws-proxy.js);
+ * - `cli-ws`, `cli-sni`: `webknock tunnel --ws` or `--sni` as ProxyCommand, which knocks
+ *   by itself (as `user`) unless its grant cache holds a live grant.
  */
-export type Route = "plain" | "plain-tls" | "sni" | "ws";
+export type Route = "plain" | "plain-tls" | "sni" | "ws" | "cli-ws" | "cli-sni";
+/** The routes a client must knock for first. */
 export const ROUTES: readonly Route[] = ["plain", "plain-tls", "sni", "ws"];
 
-function routeArgs(route: Route): string[] {
+/** `webknock tunnel` from source (tsx), as ProxyCommand text (ssh runs it with its shell). */
+function tunnelCli(lab: Lab, how: string[], user: string): string {
+  const args = ["tunnel", `https://${LAB.tlsHost}`, "--insecure", ...how];
+  args.push("--sequence", LAB.sequence.join(","), "--user", user);
+  args.push("--secret-file", lab.secretFile(user));
+  return [process.execPath, ...cliArgs(...args)].join(" ");
+}
+
+function routeArgs(lab: Lab, route: Route, user: string): string[] {
   switch (route) {
     case "plain":
       return ["-p", "443", `root@${LAB.plainHost}`];
@@ -41,16 +53,24 @@ function routeArgs(route: Route): string[] {
         `ProxyCommand=${process.execPath} ${WS_PROXY} wss://${LAB.tlsHost}${LAB.wsPath}`,
         "root@gw.test",
       ];
+    case "cli-ws":
+      return ["-o", `ProxyCommand=${tunnelCli(lab, ["--ws", LAB.wsPath], user)}`, "root@gw.test"];
+    case "cli-sni":
+      return ["-o", `ProxyCommand=${tunnelCli(lab, ["--sni", LAB.sni], user)}`, "root@gw.test"];
   }
 }
 
-/** ssh argv (no config file, no host key prompts, no agent) for `command` over `route`. */
-export function sshArgs(lab: Lab, route: Route, command: string): string[] {
+/**
+ * ssh argv (no config file, no host key prompts, no agent) for `command` over `route`;
+ * `user` is who `webknock tunnel` knocks as. The connect timeout also bounds the banner
+ * exchange, which includes the ProxyCommand's start (tsx compiling on a busy machine).
+ */
+export function sshArgs(lab: Lab, route: Route, command: string, user = ""): string[] {
   return [
     ...["-F", "/dev/null", "-i", lab.userKey, "-o", "IdentitiesOnly=yes"],
     ...["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"],
-    ...["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=15"],
-    ...routeArgs(route),
+    ...["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=30"],
+    ...routeArgs(lab, route, user),
     command,
   ];
 }
@@ -61,14 +81,23 @@ export function sshStart(
   ns: Netns,
   route: Route,
   command: string,
-  timeoutMs = 15_000,
+  { timeoutMs = 15_000, user = "" }: { timeoutMs?: number; user?: string } = {},
 ): Running {
-  return startIn(lab.children, ns, "ssh", sshArgs(lab, route, command), { timeoutMs });
+  // webknock tunnel keeps its grant cache under XDG_STATE_HOME: the lab's, not the host's.
+  const env = { ...process.env, XDG_STATE_HOME: join(lab.dir, "state") };
+  const args = sshArgs(lab, route, command, user);
+  return startIn(lab.children, ns, "ssh", args, { timeoutMs, env });
 }
 
 /** Runs ssh to its end; see sshStart. */
-export function ssh(lab: Lab, ns: Netns, route: Route, command = "echo ok"): Promise<Ran> {
-  return sshStart(lab, ns, route, command).done;
+export function ssh(
+  lab: Lab,
+  ns: Netns,
+  route: Route,
+  command = "echo ok",
+  options: { timeoutMs?: number; user?: string } = {},
+): Promise<Ran> {
+  return sshStart(lab, ns, route, command, options).done;
 }
 
 /** A knock over plain HTTP with the namespace's HTTP helper (fast: no process start). */

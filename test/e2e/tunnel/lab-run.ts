@@ -43,9 +43,17 @@ export function startIn(
   ns: Netns,
   file: string,
   args: readonly string[],
-  { timeoutMs = 15_000, input }: { timeoutMs?: number; input?: string } = {},
+  {
+    timeoutMs = 15_000,
+    input,
+    env,
+  }: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {},
 ): Running {
-  const options: SpawnOptions = { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] };
+  const options: SpawnOptions = {
+    cwd: ROOT,
+    stdio: ["pipe", "pipe", "pipe"],
+    ...(env === undefined ? {} : { env }),
+  };
   const child = tracked(children, spawnInNetns(ns, file, args, options));
   const started = Date.now();
   let stdout = "";

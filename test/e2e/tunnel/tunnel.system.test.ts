@@ -130,6 +130,19 @@ describe("through 443 all the way (issue 12)", () => {
     expect((await ssh(lab, lab.a, "plain")).stdout).toBe("ok\n");
   }, 40_000);
 
+  it("`webknock tunnel` as ProxyCommand knocks by itself, then tunnels over WebSocket and SNI", async () => {
+    const lab = L();
+    // No grant left from earlier tests: whatever gets through, the ProxyCommand knocked for.
+    expect([200, 404]).toContain(await revoke(lab, lab.ipA));
+    for (const route of ["cli-ws", "cli-sni"] as const) {
+      const before = lab.sshdLogins();
+      const ran = await ssh(lab, lab.a, route, "echo ok", { timeoutMs: 60_000, user: fresh() });
+      expect(ran.stdout, `${route}: ${ran.stderr}`).toBe("ok\n");
+      expect(ran.code, route).toBe(0);
+      expect(lab.sshdLogins()).toBe(before + 1);
+    }
+  }, 130_000);
+
   it("knocks from a phone (Chromium in the client namespace), then `ssh -p 443` gets in", async () => {
     const lab = L();
     const phone = await knockPhone(lab, lab.a, fresh());
@@ -163,7 +176,7 @@ describe("through 443 all the way (issue 12)", () => {
     const logins = lab.sshdLogins();
     // Silent on the wire from the login until it prints, well past the expiry.
     const wait = Math.ceil((expiresAt - Date.now() + 1500) / 1000);
-    const session = sshStart(lab, lab.a, "sni", `sleep ${wait}; echo ok`, 30_000);
+    const session = sshStart(lab, lab.a, "sni", `sleep ${wait}; echo ok`, { timeoutMs: 30_000 });
     await waitFor("the session is up", () => lab.sshdLogins() > logins, { timeoutMs: 10_000 });
     await sleep(Math.max(0, expiresAt + 300 - Date.now()));
     const before = lab.sshdConnections();
@@ -180,7 +193,7 @@ describe("through 443 all the way (issue 12)", () => {
     const logins = lab.sshdLogins();
     const routes = ["plain", "sni", "ws"] as const;
     const sessions = routes.map((route) =>
-      sshStart(lab, lab.a, route, "sleep 20; echo ok", 30_000),
+      sshStart(lab, lab.a, route, "sleep 20; echo ok", { timeoutMs: 30_000 }),
     );
     await waitFor("three sessions are up", () => lab.sshdLogins() === logins + 3, {
       timeoutMs: 10_000,
@@ -202,7 +215,7 @@ describe("through 443 all the way (issue 12)", () => {
     await knockA();
     const logins = lab.sshdLogins();
     const held = Array.from({ length: MAX_PER_IP }, () =>
-      sshStart(lab, lab.a, "plain", "sleep 20", 30_000),
+      sshStart(lab, lab.a, "plain", "sleep 20", { timeoutMs: 30_000 }),
     );
     await waitFor("the allowed sessions are up", () => lab.sshdLogins() === logins + MAX_PER_IP, {
       timeoutMs: 10_000,
