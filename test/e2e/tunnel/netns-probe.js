@@ -11,7 +11,8 @@
 //     -> {"opened":N} once every connection is up, then
 //        {"silent":[ms|null,...],"loris":[ms|null,...],"silentBytes":B,"lorisBytes":B,
 //         "refused":R}
-//        ms: when the server closed each connection (null: still open at holdMs).
+//        ms: how long after its connect the server closed each connection (null: still
+//        open at holdMs).
 //        Silent ones send nothing; loris ones send lorisBytes (hex) one byte per lorisEveryMs.
 import { connect as tcpConnect } from "node:net";
 import { Buffer } from "node:buffer";
@@ -70,13 +71,14 @@ async function flood(request) {
   const track = (kind) =>
     new Promise((resolve) => {
       const socket = tcpConnect({ host: request.host, port: request.port });
-      const entry = { socket, closedAt: null };
+      const entry = { socket, closedAt: null, connectedAt: Date.now() };
       socket.on("data", (chunk) => (bytes[kind] += chunk.length));
       socket.on("error", (e) => {
         if (e.code === "ECONNREFUSED") refused++;
       });
-      socket.on("close", () => (entry.closedAt = Date.now() - started));
+      socket.on("close", () => (entry.closedAt = Date.now() - entry.connectedAt));
       socket.once("connect", () => {
+        entry.connectedAt = Date.now();
         if (kind === "loris") {
           let i = 0;
           const tick = () => {
