@@ -31,6 +31,8 @@ const SERIAL = [
   "test/defences/scanner.system.test.ts",
   // Times a knock through a delay proxy, and flushes Redis's script cache (server-wide).
   "test/client/knock-pipeline.system.test.ts",
+  // Times the peek (slow-loris) and opens hundreds of connections at once.
+  "test/tunnel/peek.system.test.ts",
 ];
 /** Starts one redis-server per system project unless WEBKNOCK_TEST_REDIS_URL points at one. */
 const REDIS = ["test/support/global-setup.ts"];

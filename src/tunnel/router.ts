@@ -4,7 +4,7 @@ import { TLSSocket, type SecureContext } from "node:tls";
 import type { DoorConfig, TunnelLimits } from "../config/types.js";
 import { canonicalIp } from "../net/ip.js";
 import type { LiveGrants } from "./live-grants.js";
-import { classify, type Peeked } from "./peek.js";
+import { classify, type Peeked, type PeekWants } from "./peek.js";
 import type { TunnelRegistry, TunnelRoute } from "./registry.js";
 
 /** A door whose tunnel the SNI route serves, with the certificate it terminates TLS with. */
@@ -52,13 +52,14 @@ export function createConnectionRouter(deps: RouterDeps): Router {
   // server never does: start them by hand.
   server.emit("listening");
   const sockets = new Set<Socket>();
+  const wants = { ssh: deps.ssh !== undefined, sni: deps.sni.size > 0 };
   router.on("close", () => {
     server.close();
   });
   router.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
-    peek(socket, limits, (peeked, bytes) => {
+    peek(socket, limits, wants, (peeked, bytes) => {
       void dispatch(deps, socket, peeked, bytes);
     });
   });
@@ -77,6 +78,7 @@ export function createConnectionRouter(deps: RouterDeps): Router {
 function peek(
   socket: Socket,
   limits: TunnelLimits,
+  wants: PeekWants,
   decided: (peeked: Peeked, bytes: Buffer) => void,
 ): void {
   const chunks: Buffer[] = [];
@@ -89,7 +91,7 @@ function peek(
   };
   const decide = (final: boolean) => {
     const bytes = chunks.length === 1 ? (chunks[0] ?? Buffer.alloc(0)) : Buffer.concat(chunks);
-    const peeked = classify(bytes.subarray(0, limits.peekBytes), final);
+    const peeked = classify(bytes.subarray(0, limits.peekBytes), final, wants);
     if (peeked.kind === "more") return;
     done();
     socket.pause();

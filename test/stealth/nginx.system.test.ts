@@ -32,6 +32,10 @@ describe("the nginx profile answers as Debian 12's nginx 1.22.1 does", () => {
   let nginx: NginxHandle;
   let gateway: Gateway;
   let gatewayPort: number;
+  // The same with every tunnel route on (a connection router and a WebSocket path): a
+  // stranger must not be able to tell.
+  let tunnelled: Gateway;
+  let tunnelledPort: number;
   beforeAll(async () => {
     nginx = await startNginx();
     const now = () => Date.now();
@@ -43,8 +47,23 @@ describe("the nginx profile answers as Debian 12's nginx 1.22.1 does", () => {
     });
     const [url = ""] = await gateway.start();
     gatewayPort = Number(new URL(url).port);
+    const tunnelDoor = {
+      sequence: ["/t/k1"],
+      open: [],
+      users: ["alice"],
+      tunnel: { to: "127.0.0.1:9", ssh: true, path: "/a" },
+    };
+    tunnelled = createGateway(testConfig({ doors: { tun: tunnelDoor } }), {
+      log: silentLogger(),
+      now,
+      store: new MemoryStore(now),
+      firewall: new RecordingFirewall(),
+    });
+    const [tunnelledUrl = ""] = await tunnelled.start();
+    tunnelledPort = Number(new URL(tunnelledUrl).port);
   }, 20_000);
   afterAll(async () => {
+    await tunnelled.stop();
     await gateway.stop();
     await nginx.stop();
   });
@@ -57,12 +76,14 @@ describe("the nginx profile answers as Debian 12's nginx 1.22.1 does", () => {
     it(`byte for byte apart from Date: ${probe.name}`, async () => {
       const request = bytes(probe);
       const quiet = probe.times === undefined ? 300 : 2000;
-      const [fromNginx, fromGateway] = await Promise.all([
+      const [fromNginx, fromGateway, fromTunnelled] = await Promise.all([
         // A long pipelined answer may pause on a loaded machine: allow longer gaps.
         exchange(nginx.port, request, quiet),
         exchange(gatewayPort, request, quiet),
+        exchange(tunnelledPort, request, quiet),
       ]);
       expect(fromGateway).toEqual(fromNginx);
+      expect(fromTunnelled).toEqual(fromNginx);
     });
   }
 });

@@ -138,6 +138,14 @@ describe("classify", () => {
     expect(classify(Buffer.alloc(0), true)).toEqual({ kind: "other" });
   });
 
+  it("waits for no route the listener lacks", async () => {
+    const partial = (await realHello("g.example")).subarray(0, 10);
+    expect(classify(partial, false, { ssh: true, sni: false })).toEqual({ kind: "tls" });
+    expect(classify(Buffer.from("SS"), false, { ssh: false, sni: true })).toEqual({
+      kind: "other",
+    });
+  });
+
   it("waits for a whole ClientHello, and is TLS without a name when time is up", async () => {
     const bytes = await realHello("f.example");
     expect(classify(bytes.subarray(0, 10), false)).toEqual({ kind: "more" });
