@@ -1,21 +1,22 @@
-import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createServer as createHttpsServer, Server as HttpsServer } from "node:https";
 import { createMetrics, type GatewayMetrics } from "./admin/metrics.js";
 import { createAdminServer } from "./admin/server.js";
-import type { GatewayConfig, ListenConfig } from "./config/types.js";
+import type { GatewayConfig, ListenConfig, TlsListenConfig } from "./config/types.js";
+import { ConfigError } from "./errors.js";
+import { manageTlsContext, readTlsMaterial, type TlsContext } from "./net/tls-context.js";
+import { LiveGateway, type ReloadOutcome } from "./reload/live.js";
 import type { Clock } from "./clock.js";
 import { createFirewall } from "./firewall/index.js";
 import { createExecaRunner, type CommandRunner } from "./firewall/runner.js";
 import type { FirewallAdapter } from "./firewall/types.js";
-import { createDefences } from "./defences/index.js";
 import { createClientIpResolver } from "./net/client-ip.js";
 import { closeServer, listen, type Listener } from "./net/listen.js";
 import { createTunnels, type Tunnels } from "./tunnel/index.js";
-import { createEdgeHandler } from "./http/edge.js";
+import type { createEdgeHandler } from "./http/edge.js";
 import { createStranger, type Stranger } from "./stealth/stranger.js";
 import { Views } from "./http/views.js";
-import { KnockEngine, type AttemptLimiter } from "./knock/engine.js";
+import type { KnockEngine, AttemptLimiter } from "./knock/engine.js";
 import { GrantManager } from "./knock/grants.js";
 import type { Logger } from "./log.js";
 import { createStoreBackend, memoryBackend, type StoreBackend } from "./store/backend.js";
@@ -37,11 +38,14 @@ export interface GatewayDeps {
   readonly firewall?: FirewallAdapter;
   readonly run?: CommandRunner;
   readonly limiter?: AttemptLimiter;
+  /** Re-reads and validates the config file on reload (throws ConfigError); absent: reload is refused. */
+  readonly loadConfig?: () => GatewayConfig;
 }
 
 /** A running (or ready-to-run) gateway. */
 export interface Gateway {
   readonly handler: ReturnType<typeof createEdgeHandler>;
+  /** The engine of the config in force (a reload replaces it). */
   readonly engine: KnockEngine;
   readonly grants: GrantManager;
   readonly store: KnockStore;
@@ -54,6 +58,12 @@ export interface Gateway {
   readonly metrics: GatewayMetrics | undefined;
   /** The admin API's URL once started; undefined when it is not configured. */
   readonly adminUrl: string | undefined;
+  /**
+   * Re-reads the config file, secrets and certificates and applies them without dropping
+   * anyone (src/reload); refused, with every problem, when the file is invalid or changes
+   * what needs a restart. Refused when the gateway was not given `loadConfig`.
+   */
+  reload(): Promise<ReloadOutcome>;
   /** Reconciles the firewall, starts the sweeper and the listeners; resolves with their URLs. */
   start(): Promise<string[]>;
   /** Stops listeners and the sweeper and closes the store. Grants stay: they expire on their own. */
@@ -86,22 +96,23 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     });
   const grants = new GrantManager(store, firewall, now, log, fleet?.publisher);
   if (metrics && fleet) registerAgentGauges(metrics.registry, fleet.agents, now);
-  const clientIp = createClientIpResolver(config.server.trustProxy);
-  const defences = createDefences(
-    config,
-    { store, limiters: backend.limiters },
-    clientIp,
-    log,
-    now,
-  );
-  const engine = new KnockEngine({
-    config,
-    store,
-    grants,
-    now,
-    log,
-    limiter: deps.limiter ?? defences.limiter,
-    observer: metrics?.observer,
+  const stranger = createStranger(config.server);
+  const tlsContexts: (TlsContext | undefined)[] = [];
+  const live = new LiveGateway(config, {
+    shared: {
+      store,
+      limiters: backend.limiters,
+      grants,
+      stranger,
+      views: new Views(),
+      now,
+      log,
+      limiter: deps.limiter,
+      observer: metrics?.observer,
+    },
+    firewall,
+    load: deps.loadConfig,
+    tls: () => tlsContexts,
   });
   const admin =
     config.admin && metrics
@@ -113,23 +124,20 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
           now,
           log,
           agents: fleet?.agents,
+          // The token in force: a reload may rotate it.
+          token: () => live.config.admin?.token ?? "",
+          reload: () => live.reload(),
         })
       : undefined;
   let adminUrl: string | undefined;
-  const stranger = createStranger(config.server);
-  const handler = createEdgeHandler({
-    engine,
-    front: stranger,
-    views: new Views(),
-    clientIp,
-    log,
-    onUnknownPath: defences.onUnknownPath,
-  });
+  const { handler } = live;
+  // The tunnels are built from the config at start: a reload does not change their routes
+  // or the client address they ask about (server.trustProxy); those need a restart.
   const tunnels = createTunnels(config, {
     store,
     now,
     log,
-    clientIp,
+    clientIp: createClientIpResolver(config.server.trustProxy),
     ...(metrics === undefined ? {} : { registry: metrics.registry }),
   });
   // An admin revoke closes the IP's tunnels through the door at once.
@@ -140,7 +148,9 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
 
   return {
     handler,
-    engine,
+    get engine() {
+      return live.engine;
+    },
     grants,
     store,
     firewall,
@@ -157,11 +167,15 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       });
       // Idempotent: the base ruleset (closed ports, ESTABLISHED accept) never depends on
       // the admin having run `webknock firewall init` first.
-      await firewall.init(config.doors.flatMap((door) => door.open));
+      await firewall.init(live.config.doors.flatMap((door) => door.open));
       await grants.start(config.firewall.sweepIntervalMs);
       const urls: string[] = [];
-      for (const address of config.server.listen) {
-        const server = tunnels.front(address, createListener(address, handler, stranger, tunnels));
+      for (const [i, address] of config.server.listen.entries()) {
+        const inner = createListener(address, handler, stranger, tunnels);
+        if (address.tls !== undefined && inner instanceof HttpsServer) {
+          tlsContexts[i] = manageTlsContext(inner, address.tls, `server.listen[${i}].tls`, log);
+        }
+        const server = tunnels.front(address, inner);
         servers.push(server);
         urls.push(await listen(server, address, address.tls ? "https" : "http"));
       }
@@ -172,8 +186,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       );
       return urls;
     },
+    reload: () => live.reload(),
     async stop() {
       tunnels.registry.closeAll();
+      for (const context of tlsContexts) context?.close();
       await Promise.all(servers.map(closeServer));
       await admin?.stop();
       await grants.stop();
@@ -194,6 +210,13 @@ function createFleet(config: GatewayConfig, redis: StoreBackend["redis"], now: C
   };
 }
 
+/** A listener's certificate, key and floor, or a ConfigError naming what does not load. */
+function tlsOptions(tls: TlsListenConfig, where = "server.listen[].tls") {
+  const material = readTlsMaterial(tls, where);
+  if (typeof material === "string") throw new ConfigError(material);
+  return material.options;
+}
+
 /**
  * One listener. Its limits and timeouts are the stranger's (nginx's, so they look like
  * nginx's from outside), and the stranger answers what Node would otherwise answer itself.
@@ -207,15 +230,7 @@ function createListener(
   const server =
     listen.tls === undefined
       ? createHttpServer(stranger.serverOptions, handler)
-      : createHttpsServer(
-          {
-            ...stranger.serverOptions,
-            cert: readFileSync(listen.tls.cert),
-            key: readFileSync(listen.tls.key),
-            minVersion: "TLSv1.2",
-          },
-          handler,
-        );
+      : createHttpsServer({ ...stranger.serverOptions, ...tlsOptions(listen.tls) }, handler);
   stranger.attach(server, tunnels.upgrades);
   return server;
 }

@@ -12,10 +12,12 @@ import { encodeCursor, readBanPage } from "./ban-query.js";
 import { requireBearer } from "./auth.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { AgentStatus } from "../fleet/status.js";
+import type { ReloadOutcome } from "../reload/live.js";
 
 /** Everything the admin API needs, injected. */
 export interface AdminAppDeps {
-  readonly token: string;
+  /** The bearer token, or a getter for the one in force (a reload may rotate it). */
+  readonly token: string | (() => string);
   readonly store: KnockStore;
   readonly grants: GrantManager;
   readonly firewall: FirewallAdapter;
@@ -24,6 +26,8 @@ export interface AdminAppDeps {
   readonly log: Logger;
   /** The fleet's agents (src/fleet/status.ts); absent when no door names an agent's host. */
   readonly agents?: () => Promise<AgentStatus[]>;
+  /** Re-reads the config, secrets and certificates (src/reload); absent: POST /reload is a 404. */
+  readonly reload?: () => Promise<ReloadOutcome>;
 }
 
 /** A grant as the API shows it. */
@@ -144,6 +148,24 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
     res.json({ unbanned: ip });
   });
 
+  app.post("/reload", async (_req, res) => {
+    if (deps.reload === undefined) {
+      res.status(404).json({ error: "not-found", message: "This gateway cannot reload." });
+      return;
+    }
+    const outcome = await deps.reload();
+    if (outcome.ok) {
+      res.json({ reloaded: true, changes: outcome.changes, warnings: outcome.warnings });
+      return;
+    }
+    // 409: the request was fine, the file was not; the gateway keeps its old config.
+    res.status(409).json({
+      error: "refused",
+      message: "The reload was refused; the gateway keeps running on its old config.",
+      problems: outcome.problems,
+    });
+  });
+
   app.get("/health", async (_req, res) => {
     try {
       await store.ping();
@@ -162,7 +184,7 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
     res.status(404).json({
       error: "not-found",
       message:
-        "Endpoints: GET /grants, DELETE /grants/DOOR/IP, GET /bans, DELETE /bans/IP, GET /health, GET /metrics.",
+        "Endpoints: GET /grants, DELETE /grants/DOOR/IP, GET /bans, DELETE /bans/IP, POST /reload, GET /health, GET /metrics.",
     });
   });
 

@@ -17,12 +17,15 @@ export interface AdminServer {
  */
 export function createAdminServer(
   config: AdminConfig,
-  deps: Omit<AdminAppDeps, "token">,
+  deps: Omit<AdminAppDeps, "token"> & Partial<Pick<AdminAppDeps, "token">>,
 ): AdminServer {
   let server: Server | undefined;
   return {
     start() {
-      server = createServer(SERVER_LIMITS, createAdminApp({ ...deps, token: config.token }));
+      server = createServer(
+        SERVER_LIMITS,
+        createAdminApp({ ...deps, token: deps.token ?? config.token }),
+      );
       return listen(server, config.listen, "http");
     },
     async stop() {

@@ -20,6 +20,11 @@ export interface AdminBan {
   readonly reason: string;
 }
 
+/** What `POST /reload` answered: applied with what changed, or refused with every problem. */
+export type ReloadAnswer =
+  | { readonly ok: true; readonly changes: readonly string[]; readonly warnings: readonly string[] }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
 /** Why an admin call failed; `message` is a whole sentence. */
 export type AdminFailure =
   "unauthorized" | "not-found" | "bad-request" | "unreachable" | "unavailable" | "protocol";
@@ -124,7 +129,29 @@ export class AdminClient {
     await this.call("DELETE", `/bans/${encodeURIComponent(ip)}`);
   }
 
-  private async call(method: "GET" | "DELETE", path: string): Promise<unknown> {
+  /**
+   * Asks the gateway to re-read its config, secrets and certificates. Resolves with what
+   * changed, or with the problems it was refused for (the gateway then keeps its old config).
+   */
+  async reload(): Promise<ReloadAnswer> {
+    const body = (await this.call("POST", "/reload", [409])) as {
+      reloaded?: boolean;
+      changes?: string[];
+      warnings?: string[];
+      problems?: string[];
+    };
+    if (body.reloaded === true)
+      return { ok: true, changes: body.changes ?? [], warnings: body.warnings ?? [] };
+    if (Array.isArray(body.problems)) return { ok: false, problems: body.problems };
+    throw new AdminError("protocol", "The reload answer named neither changes nor problems.");
+  }
+
+  private async call(
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    /** Statuses besides 200 whose JSON body is an answer, not an error. */
+    answers: readonly number[] = [],
+  ): Promise<unknown> {
     const client = new HttpClient({ timeoutMs: this.options.timeoutMs ?? 10_000 });
     try {
       const res = await client.send(method, new URL(path, this.base.origin), {
@@ -142,6 +169,7 @@ export class AdminClient {
       }
       const message = (body as { message?: unknown }).message;
       const said = typeof message === "string" ? ` ${message}` : "";
+      if (answers.includes(res.status)) return body;
       switch (res.status) {
         case 200:
           return body;

@@ -16,6 +16,9 @@ import { tunnelDoorSchema, tunnelsSchema } from "./tunnel-schema.js";
 
 export { DEFAULTS } from "./defaults.js";
 
+/** The TLS versions `server.listen[].tls.minVersion` accepts; older ones are broken. */
+export const TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"] as const;
+
 const HOST_FIX = "write a host name or address such as 127.0.0.1 or ::1";
 
 const listenSchema = z.strictObject({
@@ -26,6 +29,10 @@ const listenSchema = z.strictObject({
     .strictObject({
       cert: text("write the path of a PEM certificate file"),
       key: text("write the path of a PEM private key file"),
+      /** The oldest TLS version a client may speak; 1.2 by default, 1.3 to refuse 1.2. */
+      minVersion: z
+        .enum(TLS_VERSIONS, { error: "write TLSv1.2 (the default) or TLSv1.3" })
+        .default("TLSv1.2"),
     })
     .optional(),
 });

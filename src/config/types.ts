@@ -88,7 +88,17 @@ export interface UserConfig {
 export interface ListenConfig {
   readonly host: string;
   readonly port: number;
-  readonly tls?: { readonly cert: string; readonly key: string };
+  readonly tls?: TlsListenConfig;
+}
+
+/** A listener's certificate, key and protocol floor (`server.listen[].tls`). */
+export interface TlsListenConfig {
+  /** PEM certificate (chain) file; re-read when it changes (certbot renewals). */
+  readonly cert: string;
+  /** PEM private key file; re-read with the certificate. */
+  readonly key: string;
+  /** The oldest TLS version accepted: TLSv1.2 (default) or TLSv1.3. */
+  readonly minVersion: "TLSv1.2" | "TLSv1.3";
 }
 
 export type FirewallBackend = "iptables" | "ipset" | "nftables" | "command" | "log";

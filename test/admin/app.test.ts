@@ -63,11 +63,23 @@ describe("admin API", () => {
       ["delete", "/bans/127.0.0.1"],
       ["get", "/health"],
       ["get", "/metrics"],
+      ["post", "/reload"],
     ] as const) {
       const res = await request(admin)[method](path).set(headers);
       expect(res.status, `${method} ${path}`).toBe(401);
       expect(res.headers["www-authenticate"]).toContain("Bearer");
     }
+  });
+
+  it("answers POST /reload with 409 and the problems when the gateway cannot reload", async () => {
+    // This gateway's config was built in code: there is no file to re-read.
+    const res = await request(admin).post("/reload").set(auth).expect(409);
+    expect(res.body).toEqual({
+      error: "refused",
+      message: "The reload was refused; the gateway keeps running on its old config.",
+      problems: [expect.stringContaining("built in code, not read from a file")],
+    });
+    expect(logLines.filter((line) => line.includes('"event":"reload-refused"'))).toHaveLength(1);
   });
 
   it("lists a live grant and revokes it, closing the firewall rules at once", async () => {

@@ -49,13 +49,13 @@ describe("webknock demo", () => {
     expect(demo.stderr()).toMatch(/"event":"firewall-dry-run","argv":\["iptables","-w","-I"/);
   });
 
-  it("keeps serving on SIGHUP and says that reload is not supported yet", async () => {
+  it("keeps serving on SIGHUP and says that its config (built in code) cannot be reloaded", async () => {
     demo.child.kill("SIGHUP");
     const deadline = Date.now() + 10_000;
-    while (!demo.stderr().includes('"event":"reload-unsupported"') && Date.now() < deadline) {
+    while (!demo.stderr().includes('"event":"reload-refused"') && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect(demo.stderr()).toContain('"event":"reload-unsupported"');
+    expect(demo.stderr()).toContain("built in code, not read from a file");
     expect(demo.child.exitCode).toBeNull();
     const res = await fetch(`http://127.0.0.1:${port}/nothing-here`);
     expect(res.status).toBe(404);

@@ -16,7 +16,13 @@ const SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 /** A config that sets every optional section, so every key path exists to be broken. */
 const base = (): Record<string, unknown> => ({
   server: {
-    listen: [{ host: "127.0.0.1", port: 8080, tls: { cert: "/c.pem", key: "/k.pem" } }],
+    listen: [
+      {
+        host: "127.0.0.1",
+        port: 8080,
+        tls: { cert: "/c.pem", key: "/k.pem", minVersion: "TLSv1.3" },
+      },
+    ],
     trustProxy: ["loopback"],
   },
   store: { redis: "redis://127.0.0.1:6379/0", keyPrefix: "wk:" },

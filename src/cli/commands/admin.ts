@@ -22,7 +22,7 @@ const FAILURE_EXIT: Readonly<Record<AdminFailure, number>> = {
   protocol: EXIT.error,
 };
 
-/** `webknock grants list|revoke` and `webknock bans list|unban`, over the admin API. */
+/** `webknock grants list|revoke`, `webknock bans list|unban` and `webknock reload`, over the admin API. */
 export function registerAdminCommands(program: Command, deps: CliDeps): void {
   const grants = program.command("grants").description("list or revoke open grants (admin API)");
   withAdminOptions(grants.command("list").description("list open grants")).action(
@@ -55,6 +55,31 @@ export function registerAdminCommands(program: Command, deps: CliDeps): void {
       const revoked = await client.revokeGrant(door, checkIp(ip));
       if (options.json === true) return `${JSON.stringify({ revoked })}\n`;
       return `Revoked ${revoked.ports.join(", ")} for ${revoked.ip} on door ${revoked.door} (user ${revoked.user}).\n`;
+    }),
+  );
+
+  withAdminOptions(
+    program
+      .command("reload")
+      .description("re-read the gateway's config, secrets and certificates (admin API)"),
+  ).action((options: AdminOptions) =>
+    run(deps, options, async (client) => {
+      const answer = await client.reload();
+      if (options.json === true) {
+        deps.stdout.write(`${JSON.stringify(answer)}\n`);
+        if (!answer.ok) throw new ExitError(EXIT.usage);
+        return "";
+      }
+      if (!answer.ok) {
+        // The same sentences the gateway logged, one per line, then a non-zero exit.
+        deps.stderr.write(
+          `webknock: reload refused; the gateway keeps its old config:\n${answer.problems.map((p) => `  - ${p}\n`).join("")}`,
+        );
+        throw new ExitError(EXIT.usage);
+      }
+      for (const warning of answer.warnings) deps.stderr.write(`webknock: warning: ${warning}\n`);
+      const what = answer.changes.length === 0 ? "no config changes" : answer.changes.join("; ");
+      return `Reloaded: ${what}.\n`;
     }),
   );
 
