@@ -30,6 +30,9 @@ export interface BenchParams {
   /** Item 8: the stream's retention (scaled down from the hour) and the steady grant rate per second. */
   readonly fleetRetentionMs: number;
   readonly fleetRate: number;
+  /** Bytes per bulk upload through the tunnel, and 200-round-trip blocks per path (item 9). */
+  readonly tunnelBytes: number;
+  readonly tunnelBlocks: number;
 }
 
 /** Parameters for the quick (CI) or full run. */
@@ -51,6 +54,8 @@ export function benchParams(quick: boolean): BenchParams {
         fleetResyncGrants: 1_000,
         fleetRetentionMs: 500,
         fleetRate: 200,
+        tunnelBytes: 8 * 1024 * 1024,
+        tunnelBlocks: 1,
       }
     : {
         quick,
@@ -68,6 +73,8 @@ export function benchParams(quick: boolean): BenchParams {
         fleetResyncGrants: 10_000,
         fleetRetentionMs: 3_000,
         fleetRate: 500,
+        tunnelBytes: 256 * 1024 * 1024,
+        tunnelBlocks: 20,
       };
 }
 
@@ -105,6 +112,8 @@ export interface BenchConfigOptions {
   readonly port?: number;
   /** Answer non-knock requests by proxying to this site (`decoy: upstream`). */
   readonly upstream?: string;
+  /** Give the door a tunnel to this `host:port`, plain SSH routed to it (issue 12). */
+  readonly tunnelTo?: string;
 }
 
 /** A validated config: one door, BENCH_USERS users, loopback listener on an ephemeral port. */
@@ -133,6 +142,9 @@ export function benchConfig(options: BenchConfigOptions = {}): GatewayConfig {
           open: [`${BENCH_PORT.proto}/${BENCH_PORT.port}`],
           openFor: "10m",
           users: Object.keys(users),
+          ...(options.tunnelTo === undefined
+            ? {}
+            : { tunnel: { to: options.tunnelTo, ssh: true } }),
         },
       },
       users,

@@ -93,7 +93,7 @@ function chromiumOpener(browser: Browser): Opener {
   };
 }
 
-/** Item 8: time to open under an added 50 ms each way, in round trips, per client and length. */
+/** Item 10: time to open under an added 50 ms each way, in round trips, per client and length. */
 export async function openRoundTrips(
   params: BenchParams,
   redisUrl: string,

@@ -39,6 +39,9 @@ export const ROW_IDS = [
   "8.latency",
   "8.resync",
   "8.stream",
+  "9.tunnel",
+  "9.latency",
+  "9.decoy",
   "10.open",
 ] as const;
 

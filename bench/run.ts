@@ -10,6 +10,7 @@ import { renderMarkdown, ROW_IDS, type Row } from "./report.js";
 import { decoyThroughput, stepThroughput } from "./throughput.js";
 import { fleetBench } from "./fleet.js";
 import { openRoundTrips } from "./open-rtt.js";
+import { tunnelThroughput } from "./tunnel.js";
 import { upstreamProxy } from "./upstream.js";
 
 const NOTES = [
@@ -23,6 +24,7 @@ const NOTES = [
   "10: time to open through a userspace delay proxy (test/support/delay-proxy.ts; the kernels here have no netem) adding 50 ms per direction and modelling the TCP handshake, so one round trip is 100 ms; plain HTTP (TLS 1.3 would add one round trip to every client alike). Figures are the median time divided by 100 ms, and the round trips counted from the proxy's capture (per connection: the handshake plus each flight of requests sent after an answer; connections summed, so Chromium's parallel connections over-count). CLI: the knock function `webknock knock` runs (pipelined GETs on one connection, then the POST). Keep-alive, sequential: one connection, each GET after the previous answer, then the form POST, as a phone following bookmarks. Chromium: headless /usr/bin/chromium via playwright-core, a fresh context per knock, page.goto per step, then the form.",
   "7: decoy: upstream. A 1 KiB page from a plain node:http site, fetched directly and through a webknock gateway with `decoy: upstream` (undici pool to the site), in alternated rounds; both servers run in their own processes, so the proxied figure also pays for the site. Added latency: one keep-alive connection, sequential GETs, blocks of 100 alternated, medians.",
   "8: fleet. Three agents, each its own process (the real FleetAgent, logged in as its own Redis ACL user) on a real kernel set in its own namespace (nftables, ipset, nftables); their commands go through `ip netns exec`, which a deployed agent does not pay. 8.latency: each grant is published as the gateway does (FleetPublisher: snapshot + XADD in one script), one every ~10 ms; the time is from just before the publish to when the agent's adapter.open returned (high-resolution epoch clocks of the two processes), and each element is then looked up in the kernel set (`nft get element` / `ipset test`). 8.resync: web1's agent is killed, its set emptied (a rebooted host), its host given the live grants, and a new agent process started; the time is agent.start() (base ruleset, snapshot, one `nft -f -` batch, confirmations) and the elements are counted in the kernel after. 8.stream: grants at a steady rate on one host with the retention scaled down from the hour to a few seconds; MEMORY USAGE of the stream (SAMPLES 0, exact) is sampled after each retention period, and bytes per event is that over XLEN.",
+  "9: issue 12's tunnel. bench/tcp-target.ts is the service; its connections start with an `SSH-` line, so the gateway's peek routes them to the door's `ssh: true` tunnel after one knock from 127.0.0.1. 9.tunnel uploads the same bytes over a direct connection and through the tunnel in alternated rounds (the target confirms the last byte; medians). 9.latency: one connection each, 64-byte echoes, blocks of 200 alternated, p50 through the tunnel minus p50 direct. 9.decoy: section 1's load against the same gateway with and without a door tunnel (the connection router in front of the listener), alternated; no client holds a grant, so every connection is peeked and handed to the HTTP server.",
 ];
 
 async function netnsAvailable(): Promise<boolean> {
@@ -40,7 +42,7 @@ async function netnsAvailable(): Promise<boolean> {
 export async function runBench(options: {
   quick: boolean;
   redisPort: number;
-  /** Section numbers to run (1-8); all when undefined. */
+  /** Section numbers to run (1-9); all when undefined. */
   only?: readonly number[];
   say: (line: string) => void;
 }): Promise<{ rows: Row[]; markdown: string }> {
@@ -61,6 +63,7 @@ export async function runBench(options: {
     if (want(6)) rows.push(...(await gatewayRss(params, say)));
     if (want(7)) rows.push(...(await upstreamProxy(params, say)));
     if (want(8)) rows.push(...(await fleetBench(params, redis.url, say, canNetns)));
+    if (want(9)) rows.push(...(await tunnelThroughput(params, redis.url, say)));
     if (want(10)) rows.push(...(await openRoundTrips(params, redis.url, say)));
   } finally {
     closeClient();

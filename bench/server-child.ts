@@ -1,6 +1,7 @@
 /**
  * One server under load, in its own process so it gets a core of its own and the load
- * generator does not share its event loop. Usage: server-child.ts KIND PORT [REDIS_URL, or the site's URL for webknock-upstream].
+ * generator does not share its event loop. Usage: server-child.ts KIND PORT [REDIS_URL,
+ * or the site's URL for webknock-upstream, or the target's host:port for webknock-tunnel].
  * Prints "READY <url>" once listening; exits on SIGTERM.
  */
 import { createServer, type RequestListener, type ServerResponse } from "node:http";
@@ -12,6 +13,7 @@ import { systemClock } from "../src/clock.js";
 import { createRedisClient } from "../src/store/redis.js";
 import { registerScripts } from "../src/store/redis-scripts.js";
 import { benchConfig } from "./config.js";
+import { startTcpTarget } from "./tcp-target.js";
 
 /** The servers the throughput sections compare. */
 export const SERVER_KINDS = [
@@ -24,6 +26,9 @@ export const SERVER_KINDS = [
   "webknock-flood",
   "site",
   "webknock-upstream",
+  "webknock-mux",
+  "webknock-tunnel",
+  "tcp-target",
 ] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
 
@@ -120,16 +125,26 @@ async function main(): Promise<void> {
     throw new Error(`usage: server-child.ts (${SERVER_KINDS.join("|")}) PORT [REDIS_URL]`);
   }
   let url: string;
-  if (kind === "webknock-upstream") {
+  if (kind === "tcp-target") {
+    url = await startTcpTarget(port);
+  } else if (kind === "webknock-tunnel") {
+    // The third argument is the tunnel's target here (memory store).
+    const config = benchConfig({ port, tunnelTo: redisUrl ?? "" });
+    const gateway = createGateway(config, { log: silentLogger(), now: systemClock });
+    url = (await gateway.start())[0] ?? "";
+  } else if (kind === "webknock-upstream") {
     // The third argument is the site's URL here, not Redis's (memory store).
     const config = benchConfig({ port, upstream: redisUrl ?? "" });
     const gateway = createGateway(config, { log: silentLogger(), now: systemClock });
     url = (await gateway.start())[0] ?? "";
-  } else if (kind === "webknock" || kind === "webknock-flood") {
+  } else if (kind === "webknock" || kind === "webknock-flood" || kind === "webknock-mux") {
     const config = benchConfig({
       port,
       ...(redisUrl === undefined ? {} : { redisUrl, keyPrefix: `wkb-${kind}:` }),
       trustLoopback: kind === "webknock-flood",
+      // The same gateway with the connection router in front of its listener: a door with
+      // a tunnel (nobody holds a grant, so the router only peeks and hands on).
+      ...(kind === "webknock-mux" ? { tunnelTo: "127.0.0.1:9" } : {}),
     });
     const gateway = createGateway(config, { log: silentLogger(), now: systemClock });
     const urls = await gateway.start();

@@ -6,7 +6,7 @@ import type { ServerKind } from "./server-child.js";
 import { fmt, median } from "./stats.js";
 
 /** One server in a comparison: what to start and which path to load. */
-interface Contender {
+export interface Contender {
   readonly label: string;
   readonly kind: ServerKind;
   readonly path: string;
@@ -15,7 +15,7 @@ interface Contender {
 }
 
 /** What compare reports per contender. */
-interface Measured {
+export interface Measured {
   readonly rps: number;
   readonly usPerReq: number;
   readonly runs: LoadResult[];
@@ -24,7 +24,7 @@ interface Measured {
 }
 
 /** Median req/s per contender, from alternated runs (A B C A B C ...) with equal settings. */
-async function compare(
+export async function compare(
   contenders: readonly Contender[],
   params: BenchParams,
   redisUrl: string,
@@ -166,7 +166,7 @@ export async function stepThroughput(
  * Builds the rows comparing one server's req/s with another's from the same run, with
  * both servers' CPU per request; a row with a minimum ratio gets a verdict, others INFO.
  */
-function ratioRow(result: ReadonlyMap<string, Measured>) {
+export function ratioRow(result: ReadonlyMap<string, Measured>) {
   const rps = (label: string): number => result.get(label)?.rps ?? Number.NaN;
   const us = (label: string): number => result.get(label)?.usPerReq ?? Number.NaN;
   return (id: string, what: string, subject: string, baseline: string, minRatio?: number): Row => {
@@ -183,7 +183,7 @@ function ratioRow(result: ReadonlyMap<string, Measured>) {
   };
 }
 
-function checked(result: ReadonlyMap<string, Measured>, rows: Row[]): Row[] {
+export function checked(result: ReadonlyMap<string, Measured>, rows: Row[]): Row[] {
   const wrong = [...result]
     .filter(([, m]) => m.unexpected !== undefined)
     .map(([label, m]) => `${label} answered ${m.unexpected ?? ""}`);

@@ -141,7 +141,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       : undefined;
   let adminUrl: string | undefined;
   const { handler } = live;
-  // Tunnels are built from the start-up config: a reload does not change them (restart).
+  // The tunnels are built from the config at start: a reload does not change their routes
+  // or the client address they ask about (server.trustProxy); those need a restart.
   const tunnels = createTunnels(config, {
     store,
     now,

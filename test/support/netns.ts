@@ -8,11 +8,12 @@ import { createExecaRunner, type CommandRunner } from "../../src/firewall/runner
 /**
  * Network namespaces for tests that need a real kernel firewall and real TCP without
  * touching the host: every firewall command and every packet stays inside namespaces
- * created here. Names are `wk-<pid>-<hex>` so a later run can tell which ones were left
- * behind by a dead process (and never deletes a concurrent run's).
+ * created here. Names are `<prefix>-<pid>-<hex>` (prefix `wk` unless a suite picks its own)
+ * so a later run can tell which ones were left behind by a dead process (and never deletes
+ * a concurrent run's).
  */
 
-const NAME = /^wk-(\d+)-[0-9a-f]+$/;
+const NAME = /^[a-z]{2,8}-(\d+)-[0-9a-f]+$/;
 const AGENT = fileURLToPath(new URL("./netns-agent.js", import.meta.url));
 
 /** A namespace this process created. */
@@ -42,7 +43,7 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Deletes `wk-<pid>-*` namespaces whose creating process is gone (left by a crashed run). */
+/** Deletes `<prefix>-<pid>-*` namespaces whose creating process is gone (left by a crashed run). */
 export async function deleteStaleNetns(): Promise<string[]> {
   const names = (await ip(["netns", "list"]))
     .split("\n")
@@ -55,9 +56,10 @@ export async function deleteStaleNetns(): Promise<string[]> {
   return names;
 }
 
-/** Creates a namespace with loopback up. */
-export async function createNetns(): Promise<Netns> {
-  const name = `wk-${process.pid}-${randomBytes(3).toString("hex")}`;
+/** Creates a namespace with loopback up; `prefix` (2 to 8 letters) names the suite that made it. */
+export async function createNetns(prefix = "wk"): Promise<Netns> {
+  if (!/^[a-z]{2,8}$/.test(prefix)) throw new RangeError(`netns prefix ${prefix}`);
+  const name = `${prefix}-${process.pid}-${randomBytes(3).toString("hex")}`;
   await ip(["netns", "add", name]);
   await ip(["-n", name, "link", "set", "lo", "up"]);
   const run = createExecaRunner({ netns: name, timeoutMs: 10_000 });
@@ -95,11 +97,18 @@ export interface Link {
 /**
  * Joins two namespaces with a veth pair on 10.200.<subnet>.0/24 and fd00:200:<subnet>::/64
  * (`.1`/`::1` on `a`, `.2`/`::2` on `b`). `nodad` makes the IPv6 addresses usable at once.
+ * The interfaces are `<prefix>a<subnet>` and `<prefix>b<subnet>` (at most 15 characters).
  */
-export async function connectNetns(a: Netns, b: Netns, subnet: number): Promise<Link> {
+export async function connectNetns(
+  a: Netns,
+  b: Netns,
+  subnet: number,
+  prefix = "wk",
+): Promise<Link> {
   if (!Number.isInteger(subnet) || subnet < 0 || subnet > 255) throw new RangeError("subnet");
-  const ifA = `wka${subnet}`;
-  const ifB = `wkb${subnet}`;
+  if (!/^[a-z]{2,8}$/.test(prefix)) throw new RangeError(`veth prefix ${prefix}`);
+  const ifA = `${prefix}a${subnet}`;
+  const ifB = `${prefix}b${subnet}`;
   await ip([
     "-n",
     a.name,

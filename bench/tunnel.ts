@@ -1,0 +1,171 @@
+/**
+ * Section 9 (issue 12): the tunnel through port 443. Same run, side by side:
+ * - bulk upload through the gateway's `ssh: true` route against a direct TCP connection
+ *   to the same target (bench/tcp-target.ts), alternated rounds, medians;
+ * - p50 time of a small-message round trip through the tunnel against direct, in
+ *   alternated blocks on one connection each: the difference is the added latency;
+ * - decoy 404 throughput of a gateway whose listener has the connection router (a door
+ *   with a tunnel) against one without, with autocannon as section 1 does.
+ */
+import { connect, type Socket } from "node:net";
+import type { BenchParams } from "./config.js";
+import { codeFor, knock } from "./knock-client.js";
+import { startServer } from "./procs.js";
+import { verdict, type Row } from "./report.js";
+import { fmt, median } from "./stats.js";
+import { checked, compare, ratioRow } from "./throughput.js";
+
+/** A bench user no other section takes, for the one knock that grants the tunnel. */
+const TUNNEL_USER = 999;
+/** Bytes per write of the bulk upload. */
+const CHUNK = Buffer.alloc(64 * 1024, 0x61);
+/** Round-trip message size: a keystroke-sized SSH packet. */
+const PING = Buffer.alloc(64, 0x62);
+
+/** Opens a connection to `hostPort` and sends the target's first line. */
+function open(hostPort: string, line: string): Promise<Socket> {
+  const [host = "", port = ""] = hostPort.replace(/^\w+:\/\//, "").split(":");
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port: Number(port), noDelay: true });
+    socket.once("error", reject);
+    socket.once("connect", () => {
+      socket.write(`SSH-2.0-wkbench ${line}\r\n`);
+      resolve(socket);
+    });
+  });
+}
+
+/** Uploads `bytes` (with backpressure) and resolves with MB/s once the target confirms. */
+async function bulk(hostPort: string, bytes: number): Promise<number> {
+  const socket = await open(hostPort, `sink ${bytes}`);
+  const started = process.hrtime.bigint();
+  const confirmed = new Promise<void>((resolve, reject) => {
+    socket.once("data", () => {
+      resolve();
+    });
+    socket.once("close", () => {
+      reject(new Error(`${hostPort} closed before the upload was confirmed`));
+    });
+  });
+  for (let sent = 0; sent < bytes; sent += CHUNK.length) {
+    const last = Math.min(CHUNK.length, bytes - sent);
+    if (!socket.write(last === CHUNK.length ? CHUNK : CHUNK.subarray(0, last))) {
+      await new Promise((resolve) => socket.once("drain", resolve));
+    }
+  }
+  await confirmed;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  socket.destroy();
+  return bytes / 1e6 / seconds;
+}
+
+/** One echo connection: `rtt()` sends PING and resolves with ms until it is all back. */
+async function echoSession(hostPort: string) {
+  const socket = await open(hostPort, "echo");
+  let waiting: { left: number; started: bigint; resolve: (ms: number) => void } | undefined;
+  socket.on("data", (chunk: Buffer) => {
+    if (waiting === undefined) return;
+    waiting.left -= chunk.length;
+    if (waiting.left <= 0) {
+      const { started, resolve } = waiting;
+      waiting = undefined;
+      resolve(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+  });
+  return {
+    rtt: () =>
+      new Promise<number>((resolve) => {
+        waiting = { left: PING.length, started: process.hrtime.bigint(), resolve };
+        socket.write(PING);
+      }),
+    close: () => socket.destroy(),
+  };
+}
+
+export async function tunnelThroughput(
+  params: BenchParams,
+  redisUrl: string,
+  say: (line: string) => void,
+): Promise<Row[]> {
+  say("9. tunnel through 443");
+  const target = await startServer("tcp-target");
+  const gateway = await startServer("webknock-tunnel", target.url).catch(async (error: unknown) => {
+    await target.stop();
+    throw error;
+  });
+  const rows: Row[] = [];
+  try {
+    await knock(gateway.url, "127.0.0.1", TUNNEL_USER, await codeFor(TUNNEL_USER, Date.now()));
+    const paths = [
+      { label: "direct", to: target.url },
+      { label: "tunnel", to: gateway.url },
+    ];
+    const rate = new Map<string, number[]>(paths.map((p) => [p.label, []]));
+    if (!params.quick) for (const p of paths) await bulk(p.to, params.tunnelBytes / 4);
+    for (let round = 0; round < params.rounds; round++) {
+      for (const p of paths) {
+        const mbs = await bulk(p.to, params.tunnelBytes);
+        rate.get(p.label)?.push(mbs);
+        say(`  round ${round + 1} ${p.label}: ${fmt(mbs)} MB/s`);
+      }
+    }
+    const sessions = await Promise.all(paths.map((p) => echoSession(p.to)));
+    const rtts = paths.map(() => [] as number[]);
+    try {
+      for (const s of sessions) for (let i = 0; i < 50; i++) await s.rtt();
+      for (let block = 0; block < params.tunnelBlocks; block++) {
+        for (const [i, s] of sessions.entries()) {
+          for (let n = 0; n < 200; n++) rtts[i]?.push(await s.rtt());
+        }
+      }
+    } finally {
+      for (const s of sessions) s.close();
+    }
+    const direct = median(rate.get("direct") ?? []);
+    const tunnel = median(rate.get("tunnel") ?? []);
+    const [d50, t50] = rtts.map((list) => median(list));
+    const added = (t50 ?? Number.NaN) - (d50 ?? Number.NaN);
+    rows.push(
+      {
+        id: "9.tunnel",
+        what: `Bulk upload through the tunnel (plain SSH route) vs direct TCP to the same target, MB/s (${fmt(params.tunnelBytes / 1e6)} MB per run)`,
+        figure: `${fmt(tunnel)} vs ${fmt(direct)} MB/s`,
+        ratio: `${fmt(tunnel / direct, 2)}x`,
+        target: ">= 0.80x",
+        verdict: verdict(tunnel / direct >= 0.8),
+      },
+      {
+        id: "9.latency",
+        what: "Added p50 round trip through the tunnel, 64-byte messages on one connection (vs direct)",
+        figure: `+${fmt(added, 3)} ms (p50 ${fmt(t50 ?? Number.NaN, 3)} vs ${fmt(d50 ?? Number.NaN, 3)} ms, n=${rtts[0]?.length ?? 0} each)`,
+        target: "<= 0.200 ms",
+        verdict: verdict(added <= 0.2),
+      },
+    );
+  } finally {
+    await gateway.stop();
+    await target.stop();
+  }
+  const decoy = await compare(
+    [
+      { label: "router-off", kind: "webknock", path: "/wp-login.php", status: 404 },
+      { label: "router-on", kind: "webknock-mux", path: "/wp-login.php", status: 404 },
+    ],
+    params,
+    redisUrl,
+    say,
+  );
+  const row = ratioRow(decoy);
+  return [
+    ...rows,
+    ...checked(decoy, [
+      row(
+        "9.decoy",
+        "Decoy 404 req/s with the connection router on the listener (a door with a tunnel) vs without",
+        "router-on",
+        "router-off",
+        0.95,
+      ),
+    ]),
+  ];
+}
