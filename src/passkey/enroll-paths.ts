@@ -13,6 +13,11 @@ export const ENROLLMENT_POLL_MS = 1000;
  */
 export class EnrollmentPaths {
   private paths = new Map<string, Enrollment>();
+  /**
+   * Paths taken here, until their enrollment would have expired: a refresh whose read
+   * began before the take must not bring the used page back.
+   */
+  private readonly taken = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private failing = false;
 
@@ -32,7 +37,11 @@ export class EnrollmentPaths {
   async refresh(): Promise<void> {
     try {
       const list = await this.store.list();
-      const next = new Map(list.map((e) => [`/${e.token}`, e]));
+      const now = this.now();
+      for (const [path, expiresAt] of this.taken) if (expiresAt <= now) this.taken.delete(path);
+      const next = new Map(
+        list.filter((e) => !this.taken.has(`/${e.token}`)).map((e) => [`/${e.token}`, e]),
+      );
       for (const [path, e] of next)
         if (!this.paths.has(path))
           this.log.info(
@@ -50,7 +59,10 @@ export class EnrollmentPaths {
 
   /** Removes the enrollment here and takes it from the store: true for exactly one caller. */
   take(token: string): Promise<Enrollment | undefined> {
-    this.paths.delete(`/${token}`);
+    const path = `/${token}`;
+    const expiresAt = this.paths.get(path)?.expiresAt ?? this.now() + 10 * 60_000;
+    this.taken.set(path, expiresAt);
+    this.paths.delete(path);
     return this.store.take(token);
   }
 

@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type IncomingMessage } from "node:http";
+import { createServer as createHttpServer } from "node:http";
 import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { TLSSocket } from "node:tls";
@@ -106,12 +106,17 @@ export async function startTunnelFront(
     stream.on("close", () => target.destroy());
   };
   const http = createHttpServer(gateway.handler);
-  gateway.stranger.attach(http);
   const wss = new WebSocketServer({ noServer: true });
-  http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  // The stand-in WebSocket route, plugged in where the gateway's own goes: anything it
+  // declines is answered as the stranger answers an upgrade.
+  gateway.stranger.attach(http, (req, socket, head, decline) => {
+    if (req.url !== routes.wsPath) {
+      decline();
+      return;
+    }
     void live(req.socket.remoteAddress).then((ok) => {
-      if (!ok || req.url !== routes.wsPath) {
-        socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      if (!ok) {
+        decline();
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
