@@ -241,6 +241,5 @@ describe("store.redis through Redis Sentinel (real processes)", () => {
       const users = (await gateway?.store.listGrants())?.map((g) => g.user).sort();
       expect(users).toEqual(["frank", "henry"]);
     },
-    60_000,
   );
 });
