@@ -51,8 +51,8 @@ export function requestOptions(
   });
 }
 
-/** An assertion from a form field (JSON text) or a JSON body (an object); undefined if malformed. */
-export function parseAssertion(value: unknown): AssertionJson | undefined {
+/** A form field's JSON text or a JSON body's object, as an object; undefined otherwise. */
+function jsonObject(value: unknown): Record<string, unknown> | undefined {
   let data: unknown = value;
   if (typeof value === "string") {
     try {
@@ -61,8 +61,13 @@ export function parseAssertion(value: unknown): AssertionJson | undefined {
       return undefined;
     }
   }
-  if (typeof data !== "object" || data === null) return undefined;
-  const a = data as Record<string, unknown>;
+  return typeof data === "object" && data !== null ? (data as Record<string, unknown>) : undefined;
+}
+
+/** An assertion from a form field (JSON text) or a JSON body (an object); undefined if malformed. */
+export function parseAssertion(value: unknown): AssertionJson | undefined {
+  const a = jsonObject(value);
+  if (a === undefined) return undefined;
   const r = (typeof a.response === "object" && a.response !== null ? a.response : {}) as Record<
     string,
     unknown
@@ -175,16 +180,8 @@ export function creationOptions(
 
 /** A registration response from a form field or JSON body; undefined if malformed. */
 export function parseRegistration(value: unknown): RegistrationResponseJSON | undefined {
-  let data: unknown = value;
-  if (typeof value === "string") {
-    try {
-      data = JSON.parse(value);
-    } catch {
-      return undefined;
-    }
-  }
-  if (typeof data !== "object" || data === null) return undefined;
-  const a = data as Record<string, unknown>;
+  const a = jsonObject(value);
+  if (a === undefined) return undefined;
   const r = a.response as Record<string, unknown> | undefined;
   const ok =
     typeof a.id === "string" &&
@@ -193,7 +190,7 @@ export function parseRegistration(value: unknown): RegistrationResponseJSON | un
     typeof r === "object" &&
     typeof r.clientDataJSON === "string" &&
     typeof r.attestationObject === "string";
-  return ok ? (data as RegistrationResponseJSON) : undefined;
+  return ok ? (a as unknown as RegistrationResponseJSON) : undefined;
 }
 
 /**
