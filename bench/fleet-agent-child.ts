@@ -1,7 +1,8 @@
 /**
  * One fleet agent for the benchmark (item 8), in its own process: the real FleetAgent on a
- * real kernel backend inside a network namespace (commands run through `ip netns exec`,
- * which a deployed agent does not pay), logged in as its own Redis ACL user.
+ * real kernel backend inside a network namespace (one-shot commands run through
+ * `ip netns exec`, which a deployed agent does not pay; grants go through the agent's
+ * long-lived nft/ipset session, started in the namespace once), logged in as its own Redis ACL user.
  * argv[2]: JSON `{ host, url, prefix, backend, netns }`. Prints one JSON line per event:
  * `{"synced": ms, "grants": n}` once started, and `{"open": ip, "at": epochMs, "inKernel": bool}`
  * each time an `open` returned (`at` is taken before the kernel check, which is not timed).
@@ -9,7 +10,7 @@
 import { FleetAgent } from "../src/fleet/agent.js";
 import { IpsetFirewall } from "../src/firewall/ipset.js";
 import { NftablesFirewall } from "../src/firewall/nftables.js";
-import { createExecaRunner } from "../src/firewall/runner.js";
+import { createExecaRunner, createSessionSpawner } from "../src/firewall/runner.js";
 import type { FirewallAdapter, FirewallRule, RuleBatch, RuleKey } from "../src/firewall/types.js";
 import { silentLogger } from "../src/log.js";
 import { createRedisClient } from "../src/store/redis.js";
@@ -26,10 +27,12 @@ interface ChildOptions {
 
 const options = JSON.parse(process.argv[2] ?? "{}") as ChildOptions;
 const run = createExecaRunner({ netns: options.netns });
+// As `webknock agent` runs them: opens and closes in one long-lived nft/ipset session.
+const spawn = createSessionSpawner({ netns: options.netns });
 const inner: FirewallAdapter =
   options.backend === "ipset"
-    ? new IpsetFirewall({ run, now: Date.now })
-    : new NftablesFirewall({ run, now: Date.now });
+    ? new IpsetFirewall({ run, spawn, now: Date.now })
+    : new NftablesFirewall({ run, spawn, now: Date.now });
 
 /** Is the grant's element in the kernel set right now? Read straight from the tool. */
 async function inKernel(rule: RuleKey): Promise<boolean> {
@@ -65,6 +68,7 @@ const firewall: FirewallAdapter = {
   list: () => inner.list(),
   flush: () => inner.flush(),
   uninstall: () => inner.uninstall(),
+  release: () => inner.release?.(),
 };
 
 const redis = createRedisClient(options.url, { commandTimeout: 5000, socketTimeout: 8000 });

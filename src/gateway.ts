@@ -8,7 +8,8 @@ import { manageTlsContext, readTlsMaterial, type TlsContext } from "./net/tls-co
 import { LiveGateway, type ReloadOutcome } from "./reload/live.js";
 import type { Clock } from "./clock.js";
 import { createFirewall } from "./firewall/index.js";
-import { createExecaRunner, type CommandRunner } from "./firewall/runner.js";
+import { createExecaRunner, createSessionSpawner, type CommandRunner } from "./firewall/runner.js";
+import type { SessionSpawner } from "./firewall/session.js";
 import type { FirewallAdapter } from "./firewall/types.js";
 import { closeServer, listen, type Listener } from "./net/listen.js";
 import { createClientIpResolver } from "./net/client-ip.js";
@@ -38,6 +39,8 @@ export interface GatewayDeps {
   readonly store?: KnockStore;
   readonly firewall?: FirewallAdapter;
   readonly run?: CommandRunner;
+  /** Starts nft/ipset sessions in the same place `run` reaches (tests: their namespace). */
+  readonly spawn?: SessionSpawner;
   readonly limiter?: AttemptLimiter;
   /** Re-reads and validates the config file on reload (throws ConfigError); absent: reload is refused. */
   readonly loadConfig?: () => GatewayConfig;
@@ -90,6 +93,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     deps.firewall ??
     createFirewall(config.firewall, {
       run: deps.run ?? createExecaRunner(),
+      // A test's runner reaches its namespace; a session spawned here would reach the host.
+      spawn: deps.run === undefined ? createSessionSpawner() : deps.spawn,
       log: (argv) => {
         log.info({ event: "firewall-dry-run", argv }, argv.join(" "));
       },
@@ -204,6 +209,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       await Promise.all(servers.map(closeServer));
       await admin?.stop();
       await grants.stop();
+      firewall.release?.();
       enrollments?.stop();
       await backend.close();
       await stranger.close();

@@ -1,6 +1,12 @@
 import { systemClock, type Clock } from "../clock.js";
 import type { CommandRunner } from "./runner.js";
 import { SerialQueue } from "./queue.js";
+import {
+  SessionBrokenError,
+  ToolSession,
+  type SessionDialect,
+  type SessionSpawner,
+} from "./session.js";
 
 /** What every backend that runs programs is built from. */
 export interface RunnerAdapterOptions {
@@ -8,6 +14,11 @@ export interface RunnerAdapterOptions {
   readonly run: CommandRunner;
   /** Turns listed timeouts into absolute expiries and expiries into timeouts; defaults to the system clock. */
   readonly now?: Clock;
+  /**
+   * Starts the long-lived `nft -i` / `ipset -` that opens and closes run in, so a grant
+   * costs no process start. Without it every command is a process of its own.
+   */
+  readonly spawn?: SessionSpawner;
 }
 
 /**
@@ -19,10 +30,49 @@ export abstract class RunnerAdapter {
   protected readonly run: CommandRunner;
   protected readonly now: Clock;
   private readonly queue = new SerialQueue();
+  private readonly spawn: SessionSpawner | undefined;
+  private session: ToolSession | undefined;
 
   protected constructor(options: RunnerAdapterOptions) {
     this.run = options.run;
     this.now = options.now ?? systemClock;
+    this.spawn = options.spawn;
+  }
+
+  /** Stops the long-lived session process, if one runs; the rules stay. */
+  release(): void {
+    this.session?.close();
+  }
+
+  /** Starts the session of `dialect` ahead of the first grant (init calls it). */
+  protected startSession(dialect: SessionDialect): void {
+    if (this.spawn === undefined) return;
+    this.session ??= new ToolSession({ spawn: this.spawn, dialect });
+    this.session.start();
+  }
+
+  /**
+   * Runs one command line in the long-lived session of `dialect` when there is a
+   * spawner, else `oneShot`. A session that broke (died, hung, never started) costs
+   * nothing but time: the same command then runs as a process of its own, which is
+   * safe because every open and close is idempotent. The kernel's refusal is final.
+   */
+  protected async inSession(
+    dialect: SessionDialect,
+    line: string,
+    oneShot: () => Promise<unknown>,
+  ): Promise<void> {
+    if (this.spawn === undefined) {
+      await oneShot();
+      return;
+    }
+    this.session ??= new ToolSession({ spawn: this.spawn, dialect });
+    try {
+      await this.session.run(line);
+    } catch (error) {
+      if (!(error instanceof SessionBrokenError)) throw error;
+      await oneShot();
+    }
   }
 
   /** Runs `task` after every operation queued before it on this adapter. */

@@ -1,6 +1,7 @@
 import type { FirewallConfig } from "../config/types.js";
 import { CommandFirewall } from "./command-backend.js";
 import type { CommandRunner } from "./runner.js";
+import type { SessionSpawner } from "./session.js";
 import { IpsetFirewall } from "./ipset.js";
 import { IptablesFirewall } from "./iptables.js";
 import { LogFirewall, type CommandLog } from "./log.js";
@@ -14,20 +15,25 @@ export interface FirewallDeps {
   /** Receives the dry-run commands of the `log` backend. */
   readonly log: CommandLog;
   readonly now: () => number;
+  /**
+   * Starts the long-lived nft/ipset sessions grants run in. Omit it where `run` is bound
+   * to somewhere else (a test's namespace): a session must reach the same kernel.
+   */
+  readonly spawn?: SessionSpawner;
 }
 
 /** Builds the adapter named by `firewall.backend`. */
 export function createFirewall(config: FirewallConfig, deps: FirewallDeps): FirewallAdapter {
-  const { run, now } = deps;
+  const { run, now, spawn } = deps;
   switch (config.backend) {
     case "log":
       return new LogFirewall(deps.log, config.chain);
     case "iptables":
       return new IptablesFirewall({ run, chain: config.chain });
     case "ipset":
-      return new IpsetFirewall({ run, now, chain: config.chain });
+      return new IpsetFirewall({ run, now, spawn, chain: config.chain });
     case "nftables":
-      return new NftablesFirewall({ run, now, table: config.table });
+      return new NftablesFirewall({ run, now, spawn, table: config.table });
     case "command":
       // The config schema guarantees the templates (and has validated them).
       return new CommandFirewall({

@@ -1,5 +1,6 @@
 import type { PortSpec } from "../config/types.js";
 import { familyOf, type Family } from "../net/ip.js";
+import { IPSET_DIALECT } from "./session.js";
 import { RunnerAdapter, type RunnerAdapterOptions } from "./base.js";
 import { runChecked } from "./runner.js";
 import { timedOpens, type TimedRule } from "./batch.js";
@@ -136,6 +137,7 @@ export class IpsetFirewall extends RunnerAdapter implements FirewallAdapter {
         ]);
         await installBaseChain(this.run, family, this.chain, script);
       }
+      this.startSession(IPSET_DIALECT);
     });
   }
 
@@ -144,7 +146,7 @@ export class IpsetFirewall extends RunnerAdapter implements FirewallAdapter {
       const safe = assertRule(rule);
       const set = ipsetName(this.chain, familyOf(safe.ip));
       const seconds = secondsLeft(safe.expiresAt, this.now());
-      await runChecked(this.run, "ipset", ipsetAddArgs(set, safe, seconds));
+      await this.ipsetOne(ipsetAddArgs(set, safe, seconds));
     });
   }
 
@@ -152,7 +154,7 @@ export class IpsetFirewall extends RunnerAdapter implements FirewallAdapter {
     return this.serial(async () => {
       const safe = assertRuleKey(rule);
       const set = ipsetName(this.chain, familyOf(safe.ip));
-      await runChecked(this.run, "ipset", ipsetDelArgs(set, safe));
+      await this.ipsetOne(ipsetDelArgs(set, safe));
     });
   }
 
@@ -195,6 +197,11 @@ export class IpsetFirewall extends RunnerAdapter implements FirewallAdapter {
         if (await this.setExists(set)) await runChecked(this.run, "ipset", ["destroy", set]);
       }
     });
+  }
+
+  /** One add or del: a line of the session (its tokens are validated, none has a space), or a process. */
+  private ipsetOne(args: readonly string[]): Promise<void> {
+    return this.inSession(IPSET_DIALECT, args.join(" "), () => runChecked(this.run, "ipset", args));
   }
 
   private async setExists(set: string): Promise<boolean> {

@@ -1,5 +1,6 @@
 import type { PortSpec, Proto } from "../config/types.js";
 import { familyOf, type Family } from "../net/ip.js";
+import { NFT_DIALECT } from "./session.js";
 import { RunnerAdapter, type RunnerAdapterOptions } from "./base.js";
 import { FAMILIES } from "./xtables.js";
 import { runChecked } from "./runner.js";
@@ -192,18 +193,23 @@ export class NftablesFirewall extends RunnerAdapter implements FirewallAdapter {
   }
 
   init(ports: readonly PortSpec[]): Promise<void> {
-    return this.serial(() => this.apply(nftInitScript(this.table, ports)));
+    return this.serial(async () => {
+      await this.apply(nftInitScript(this.table, ports));
+      this.startSession(NFT_DIALECT);
+    });
   }
 
   open(rule: FirewallRule): Promise<void> {
     return this.serial(() => {
       const safe = assertRule(rule);
-      return this.apply(nftOpenScript(this.table, safe, secondsLeft(safe.expiresAt, this.now())));
+      return this.applyOne(
+        nftOpenScript(this.table, safe, secondsLeft(safe.expiresAt, this.now())),
+      );
     });
   }
 
   close(rule: RuleKey): Promise<void> {
-    return this.serial(() => this.apply(nftCloseScript(this.table, rule)));
+    return this.serial(() => this.applyOne(nftCloseScript(this.table, rule)));
   }
 
   applyBatch(batch: RuleBatch): Promise<void> {
@@ -240,6 +246,12 @@ export class NftablesFirewall extends RunnerAdapter implements FirewallAdapter {
 
   uninstall(): Promise<void> {
     return this.serial(() => this.apply(nftUninstallScript(this.table)));
+  }
+
+  /** One grant's script: a line of the session (`;` keeps it one transaction), or `nft -f -`. */
+  private applyOne(script: string): Promise<void> {
+    const line = script.trim().split("\n").join("; ");
+    return this.inSession(NFT_DIALECT, line, () => this.apply(script));
   }
 
   private async apply(script: string): Promise<void> {

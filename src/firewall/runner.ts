@@ -1,4 +1,6 @@
 import { execa } from "execa";
+import type { Socket } from "node:net";
+import type { SessionSpawner } from "./session.js";
 import { FirewallError } from "../errors.js";
 
 /** What a command printed and how it ended. */
@@ -67,4 +69,39 @@ export async function runChecked(
     );
   }
   return result.stdout;
+}
+
+/**
+ * The real session spawner, on execa: a long-lived tool with a pipe on stdin and stderr
+ * (stdout is not read: neither tool prints anything on success). HOME=/dev/null keeps
+ * `nft -i` from writing every grant into a history file. The process is unref'd: it
+ * ends with its stdin when this process exits, however that happens.
+ */
+export function createSessionSpawner(
+  options: Pick<ExecaRunnerOptions, "netns"> = {},
+): SessionSpawner {
+  const { netns } = options;
+  return (file, args) => {
+    const [bin, argv] =
+      netns === undefined ? [file, [...args]] : ["ip", ["netns", "exec", netns, file, ...args]];
+    const child = execa(bin, argv, {
+      reject: false,
+      shell: false,
+      buffer: false,
+      stdin: "pipe",
+      stdout: "ignore",
+      stderr: "pipe",
+      env: { LC_ALL: "C", HOME: "/dev/null" },
+    });
+    child.unref();
+    for (const stream of [child.stdin, child.stderr]) (stream as Partial<Socket>).unref?.();
+    return {
+      stdin: child.stdin,
+      stderr: child.stderr,
+      kill: () => child.kill("SIGKILL"),
+      onExit: (listener) => {
+        void child.then(listener, listener);
+      },
+    };
+  };
 }

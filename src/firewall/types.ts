@@ -81,4 +81,10 @@ export interface FirewallAdapter {
    * back to the host's own rules. Idempotent.
    */
   uninstall(): Promise<void>;
+
+  /**
+   * Optional: stops the helper process a backend keeps for speed (the `nft -i` or `ipset -`
+   * session). Rules stay; a later call starts it again. Called when the owner shuts down.
+   */
+  release?(): void;
 }

@@ -81,6 +81,7 @@ export class FleetAgent {
     this.stopping = true;
     clearInterval(this.sweeper);
     await this.loop;
+    this.options.firewall.release?.();
   }
 
   /** Grants currently programmed and live. */

@@ -99,6 +99,13 @@ export function describeFirewallContract(name: string, target: ContractTarget): 
     let ns: Netns;
     let adapter: FirewallAdapter;
     let foreignOnly: string;
+    // Each adapter made here, to stop its session process (if it keeps one) at the end.
+    const made: FirewallAdapter[] = [];
+    const make = (): FirewallAdapter => {
+      const created = target.create(ns, Date.now);
+      made.push(created);
+      return created;
+    };
     const find = async (a: FirewallAdapter, ip: string, port = 22) =>
       (await a.list()).filter((r) => r.ip === ip && r.port === port && r.proto === "tcp");
 
@@ -109,10 +116,11 @@ export function describeFirewallContract(name: string, target: ContractTarget): 
       foreignOnly = await kernelSnapshot(ns);
     });
     afterAll(async () => {
+      for (const created of made) created.release?.();
       await deleteNetns(ns);
     });
     beforeEach(async () => {
-      adapter = target.create(ns, Date.now);
+      adapter = make();
       await adapter.uninstall();
       await adapter.init(CONTRACT_PORTS);
     });
@@ -160,7 +168,7 @@ export function describeFirewallContract(name: string, target: ContractTarget): 
     it("still lists rules with their expiry from a new adapter instance (restart)", async () => {
       const expiresAt = Date.now() + 60_000;
       await adapter.open(rule(V4, expiresAt));
-      const restarted = target.create(ns, Date.now);
+      const restarted = make();
       const listed = await find(restarted, V4);
       if (target.survivesRestart) {
         expect(listed).toHaveLength(1);
@@ -204,7 +212,7 @@ export function describeFirewallContract(name: string, target: ContractTarget): 
       await adapter.open(rule(V6, Date.now() + 60_000));
       await adapter.flush();
       expect(await adapter.list()).toEqual([]);
-      expect(await target.create(ns, Date.now).list()).toEqual([]);
+      expect(await make().list()).toEqual([]);
       if (target.count) expect(await target.count(ns, rule(V4, 0))).toBe(0);
       expect(await kernelSnapshot(ns)).toBe(base);
       await adapter.flush();

@@ -61,6 +61,7 @@ export function describeDataPath(name: string, create: (ns: Netns) => FirewallAd
       await fw.init([{ proto: "tcp", port: PORT }]);
     });
     afterAll(async () => {
+      (fw as FirewallAdapter | undefined)?.release?.();
       for (const agent of agents) await agent.stop();
       await deleteNetns(gw, nsA, nsB);
     });

@@ -3,7 +3,12 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { execa } from "execa";
-import { createExecaRunner, type CommandRunner } from "../../src/firewall/runner.js";
+import {
+  createExecaRunner,
+  createSessionSpawner,
+  type CommandRunner,
+} from "../../src/firewall/runner.js";
+import type { SessionSpawner } from "../../src/firewall/session.js";
 
 /**
  * Network namespaces for tests that need a real kernel firewall and real TCP without
@@ -21,6 +26,8 @@ export interface Netns {
   readonly name: string;
   /** The adapter-facing runner: each command runs inside the namespace. */
   readonly run: CommandRunner;
+  /** Starts long-lived tool sessions (nft -i, ipset -) inside the namespace. */
+  readonly spawn: SessionSpawner;
   /** Runs a command inside the namespace; rejects on a non-zero exit. Returns stdout. */
   exec(file: string, args: readonly string[], input?: string): Promise<string>;
 }
@@ -66,6 +73,7 @@ export async function createNetns(prefix = "wk"): Promise<Netns> {
   return {
     name,
     run,
+    spawn: createSessionSpawner({ netns: name }),
     exec: async (file, args, input) => {
       const result = await run(file, args, input === undefined ? {} : { input });
       if (result.exitCode !== 0) {

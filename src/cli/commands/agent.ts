@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Command } from "commander";
 import { loadAgentConfig } from "../../config/agent.js";
 import type { GatewayConfig, RedisTarget } from "../../config/types.js";
-import { createExecaRunner } from "../../firewall/runner.js";
+import { createExecaRunner, createSessionSpawner } from "../../firewall/runner.js";
 import { createFirewall } from "../../firewall/index.js";
 import { agentAclArgs, agentUser } from "../../fleet/acl.js";
 import { FleetAgent } from "../../fleet/agent.js";
@@ -84,6 +84,7 @@ async function runAgent(
   const redis = createRedisClient(config.store.redis, AGENT_REDIS_OPTIONS);
   const firewall = createFirewall(config.firewall, {
     run: createExecaRunner(),
+    spawn: createSessionSpawner(),
     log: (argv) => {
       log.info({ event: "firewall-dry-run", argv }, argv.join(" "));
     },
