@@ -77,6 +77,8 @@ export async function grantScale(
       const config = benchConfig({ backend });
       adapter = createFirewall(config.firewall, {
         run: ns?.run ?? (() => Promise.reject(new Error("log backend runs nothing"))),
+        // The gateway's own session (nftables, ipset), started in the namespace.
+        ...(ns === undefined ? {} : { spawn: ns.spawn }),
         log: () => undefined,
         now: systemClock,
       });
@@ -122,6 +124,7 @@ export async function grantScale(
       });
     } finally {
       await adapter?.flush().catch(() => undefined);
+      adapter?.release?.();
       await deleteNetns(ns);
     }
   }

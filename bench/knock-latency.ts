@@ -63,6 +63,7 @@ export async function knockLatency(
         ns = await createNetns();
         firewall = createFirewall(config.firewall, {
           run: ns.run,
+          spawn: ns.spawn, // the gateway's own session, started in the namespace
           log: () => undefined,
           now: systemClock,
         });
@@ -84,6 +85,7 @@ export async function knockLatency(
       }
     } finally {
       await firewall?.flush().catch(() => undefined);
+      firewall?.release?.();
       await deleteNetns(ns);
     }
   }
