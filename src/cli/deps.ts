@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import { systemClock, type Clock } from "../clock.js";
+import { askAtTerminal } from "./ask-code.js";
 
 /** A place to print to; `process.stdout` fits, and so does a string collector in tests. */
 export interface Output {
@@ -19,6 +20,11 @@ export interface CliDeps {
    * there is no process to pipe (in-process tests of other commands).
    */
   readonly io?: { readonly input: Readable; readonly output: Writable };
+  /**
+   * Asks a person for a code (the real process: on its terminal, when stderr is one);
+   * absent where nobody can answer, so a knock without a code source is a usage error.
+   */
+  readonly askCode?: (question: string) => Promise<string>;
 }
 
 /** The real process's dependencies. */
@@ -30,5 +36,7 @@ export function processDeps(): CliDeps {
     now: systemClock,
     readFile: (path) => readFileSync(path, "utf8"),
     io: { input: process.stdin, output: process.stdout },
+    // Where stderr is a terminal somebody is there to type; under ssh it is ssh's own.
+    ...(process.stderr.isTTY ? { askCode: askAtTerminal } : {}),
   };
 }

@@ -115,7 +115,12 @@ export function resolveKnock(
   if (user === undefined || user === "")
     throw new CliUsageError("No user: pass --user NAME or use --profile.");
   return {
-    request: { ...target, sequence, user, code: codeSource(options, profile, deps) },
+    request: {
+      ...target,
+      sequence,
+      user,
+      code: codeSource(options, profile, `${user} at ${new URL(target.url).host}`, deps),
+    },
     profile,
   };
 }
@@ -163,10 +168,15 @@ function rotationFromFlags(options: KnockOptions): RotationProfile {
   return { keyFile: sequenceKeyFile, rotateMs, steps: count };
 }
 
-/** A fixed --code, or the secret file read now and the code computed just before sending. */
+/**
+ * A fixed --code; the secret file, read now, and the code computed when the knock starts;
+ * or, with neither, the code asked on the terminal when the knock starts (a tunnel with a
+ * live cached grant never asks).
+ */
 function codeSource(
   options: KnockOptions,
   profile: KnockProfile,
+  who: string,
   deps: CliDeps,
 ): string | (() => Promise<string>) {
   if (options.code !== undefined) {
@@ -177,8 +187,12 @@ function codeSource(
     return options.code;
   }
   const file = options.secretFile ?? profile.secretFile;
-  if (file === undefined)
-    throw new CliUsageError("No code: pass --secret-file FILE, --code DIGITS or use --profile.");
+  if (file === undefined) {
+    const ask = deps.askCode;
+    if (ask === undefined)
+      throw new CliUsageError("No code: pass --secret-file FILE, --code DIGITS or use --profile.");
+    return () => ask(`webknock: code for ${who}: `);
+  }
   let text: string;
   try {
     text = deps.readFile(file);

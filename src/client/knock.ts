@@ -101,7 +101,10 @@ export interface KnockRequest {
   /** The door's paths in order (each starts with "/"), or a rotating door's key and schedule. */
   readonly sequence: readonly string[] | RotatingSequence;
   readonly user: string;
-  /** A six-digit code, or a function computing one just before it is sent. */
+  /**
+   * A six-digit code, or a function computing (or asking for) one, called once before
+   * the first request: a person typing it never holds a half-walked sequence open.
+   */
   readonly code: string | (() => Promise<string>);
   /** Skip certificate verification (self-signed gateways). */
   readonly insecure?: boolean;
@@ -145,6 +148,7 @@ export async function knock(request: KnockRequest): Promise<KnockGrant> {
     timeoutMs: request.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     proxy: request.proxy,
   };
+  const code = typeof request.code === "string" ? request.code : await request.code();
   let connection = await transport(() => PipelinedConnection.open(base, options));
   try {
     const answers = await transport(() =>
@@ -159,7 +163,6 @@ export async function knock(request: KnockRequest): Promise<KnockGrant> {
         `${last.pathname} answered ${res?.status ?? "nothing"} without a challenge: the sequence is wrong, was walked too slowly, or this source address may not use the door.${"key" in request.sequence ? " For a rotating door, check that key, rotate and steps match the gateway's and that both clocks are right." : ""}`,
       );
     }
-    const code = typeof request.code === "string" ? request.code : await request.code();
     const post: PipelinedRequest = {
       method: "POST",
       url: last,

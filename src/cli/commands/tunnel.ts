@@ -130,7 +130,8 @@ function resolveRoute(options: TunnelOptions, profile: KnockProfile): TunnelRout
 
 /** Prints the failure on stderr (never stdout: it is the tunnel) and picks knock's exit code. */
 function exitFor(error: unknown, deps: CliDeps): number {
-  if (!(error instanceof WebknockError)) throw error;
+  // A usage error (no code, none typed) keeps the CLI's own exit code 2 and message.
+  if (!(error instanceof WebknockError) || error instanceof CliUsageError) throw error;
   deps.stderr.write(`webknock: ${error.describe()}\n`);
   if (error instanceof KnockError) return FAILURE_EXIT[error.failure];
   if (error instanceof TunnelRefusedError) return EXIT.denied;
