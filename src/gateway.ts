@@ -205,7 +205,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     reload: () => live.reload(),
     async stop() {
       for (const context of tlsContexts) context?.close();
-      tunnels.registry.closeAll();
+      tunnels.stop();
       await Promise.all(servers.map(closeServer));
       await admin?.stop();
       await grants.stop();

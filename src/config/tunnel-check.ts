@@ -24,6 +24,7 @@ export function tunnelLimits(raw: RawTunnels): TunnelLimits {
     idleTimeoutMs: raw.idleTimeout,
     peekTimeoutMs: raw.peekTimeout,
     peekBytes: raw.peekBytes,
+    revokeCheckMs: raw.revokeCheck,
   };
 }
 

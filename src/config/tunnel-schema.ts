@@ -11,6 +11,8 @@ import { isKnockPath } from "./names.js";
  * - maxPerIp / maxTotal: an SSH user rarely has more than a few sessions; 1024 tunnels
  *   cost about 2 sockets and 64 KiB of buffers each at most.
  * - idleTimeout: longer than OpenSSH's usual ServerAliveInterval (60 s) times a few.
+ * - revokeCheck: a revoke on another gateway closes tunnels here within about this; one
+ *   store lookup per (door, IP) with open tunnels each time, so cheap even at 1024.
  */
 export const TUNNEL_DEFAULTS = Object.freeze({
   maxPerIp: 8,
@@ -18,6 +20,7 @@ export const TUNNEL_DEFAULTS = Object.freeze({
   idleTimeout: "10m",
   peekTimeout: "5s",
   peekBytes: 16_389,
+  revokeCheck: "2s",
 });
 
 /** `host:port`, IPv6 in brackets: where a door's tunnel goes. */
@@ -101,6 +104,7 @@ export const tunnelsSchema = z.strictObject({
   ).default(TUNNEL_DEFAULTS.maxTotal),
   idleTimeout: duration("10m").prefault(TUNNEL_DEFAULTS.idleTimeout),
   peekTimeout: duration("5s").prefault(TUNNEL_DEFAULTS.peekTimeout),
+  revokeCheck: duration("2s").prefault(TUNNEL_DEFAULTS.revokeCheck),
   peekBytes: intIn(
     64,
     65_536,

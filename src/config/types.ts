@@ -73,6 +73,8 @@ export interface TunnelLimits {
   readonly peekTimeoutMs: number;
   /** How many first bytes are read at most to route a connection. */
   readonly peekBytes: number;
+  /** How often open tunnels' grants are looked up, to close those revoked on another gateway. */
+  readonly revokeCheckMs: number;
 }
 
 /** A user and the factors they may prove themselves with at a door's challenge. */

@@ -13,6 +13,7 @@ import { storeLiveGrants, type LiveGrants } from "./live-grants.js";
 import { createTunnelMetrics } from "./metrics.js";
 import { TunnelRegistry } from "./registry.js";
 import { createConnectionRouter, type SniRoute } from "./router.js";
+import { startRevokeCheck } from "./revoke-check.js";
 import { createWebSocketRoute } from "./websocket.js";
 
 /** What the gateway needs to build its tunnels. */
@@ -36,6 +37,8 @@ export interface Tunnels {
    * an ssh or SNI route (reads certificates now), else `server` itself.
    */
   front(listen: ListenConfig, server: HttpServer): Listener;
+  /** Stops the revoke check and closes every tunnel (gateway stop). */
+  stop(): void;
 }
 
 /** Builds the tunnels from a validated config. */
@@ -55,10 +58,18 @@ export function createTunnels(config: GatewayConfig, deps: TunnelDeps): Tunnels 
     paths.size === 0
       ? undefined
       : createWebSocketRoute({ paths, grants, tunnels: registry, clientIp: deps.clientIp });
+  const stopRevokeCheck =
+    doors.length === 0
+      ? () => undefined
+      : startRevokeCheck(registry, deps.store, deps.now, deps.log, config.tunnels.revokeCheckMs);
   return {
     registry,
     grants,
     upgrades,
+    stop() {
+      stopRevokeCheck();
+      registry.closeAll();
+    },
     front(listen, server) {
       const sni = sniRoutes(doors, listen);
       if (ssh === undefined && sni.size === 0) return server;

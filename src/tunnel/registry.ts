@@ -22,6 +22,8 @@ export interface TunnelRequest {
   readonly ip: string;
   /** The user whose grant let it in. */
   readonly user: string;
+  /** That grant's expiry when the tunnel opened (a revoke is a record gone before it). */
+  readonly grantExpiresAt: number;
   readonly route: TunnelRoute;
   /** The client's side: a TCP socket, a TLS socket or a WebSocket stream. */
   readonly client: Duplex;
@@ -38,6 +40,8 @@ interface Tunnel {
   readonly request: TunnelRequest;
   readonly target: Socket;
   readonly openedAt: number;
+  /** The grant's expiry as last seen (a re-knock moves it). */
+  grantExpiresAt: number;
   up: number;
   down: number;
   closed: boolean;
@@ -96,6 +100,7 @@ export class TunnelRegistry {
       request,
       target,
       openedAt: this.now(),
+      grantExpiresAt: request.grantExpiresAt,
       up: 0,
       down: 0,
       closed: false,
@@ -163,6 +168,29 @@ export class TunnelRegistry {
       }
     }
     return count;
+  }
+
+  /**
+   * The grants open tunnels hang on, keyed `door` NUL `ip`: each with the latest expiry
+   * seen. The revoke check asks the store about each (src/tunnel/revoke-check.ts).
+   */
+  heldGrants(): Map<string, { door: string; ip: string; expiresAt: number }> {
+    const held = new Map<string, { door: string; ip: string; expiresAt: number }>();
+    for (const { request, grantExpiresAt } of this.tunnels) {
+      const key = `${request.door}\0${request.ip}`;
+      const seen = held.get(key);
+      if (seen === undefined || seen.expiresAt < grantExpiresAt)
+        held.set(key, { door: request.door, ip: request.ip, expiresAt: grantExpiresAt });
+    }
+    return held;
+  }
+
+  /** Records a re-knock: the IP's tunnels through `door` now hang on a grant until `expiresAt`. */
+  extendGrant(door: string, ip: string, expiresAt: number): void {
+    for (const tunnel of this.tunnels) {
+      if (tunnel.request.door === door && tunnel.request.ip === ip)
+        tunnel.grantExpiresAt = Math.max(tunnel.grantExpiresAt, expiresAt);
+    }
   }
 
   /** Closes every tunnel (gateway stop). */

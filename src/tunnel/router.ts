@@ -144,6 +144,7 @@ async function dispatch(deps: RouterDeps, socket: Socket, peeked: Peeked, bytes:
         proxyProtocol: tunnel.proxyProtocol,
         ip,
         user: grant.user,
+        grantExpiresAt: grant.expiresAt,
         route: route.kind,
         client,
         source: { address: socket.remoteAddress ?? ip, port: socket.remotePort ?? 0 },

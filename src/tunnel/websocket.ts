@@ -69,6 +69,7 @@ export function createWebSocketRoute(deps: WebSocketRouteDeps): UpgradeRoute {
           proxyProtocol: tunnel.proxyProtocol,
           ip,
           user: grant.user,
+          grantExpiresAt: grant.expiresAt,
           route: "websocket",
           // ws pauses the socket while this stream's buffer is full: backpressure.
           client: createWebSocketStream(ws),

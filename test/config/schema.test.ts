@@ -133,6 +133,7 @@ const CUSTOM_BAD: Readonly<Record<string, readonly unknown[]>> = {
   "doors.*.tunnel.path": ["t/1", "/a/../b"],
   "tunnels.idleTimeout": ["long"],
   "tunnels.peekTimeout": ["5 seconds"],
+  "tunnels.revokeCheck": ["often"],
 };
 
 /** One rule of the schema, broken by setting `value` at the concrete `keys` of `base()`. */

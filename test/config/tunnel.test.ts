@@ -65,6 +65,7 @@ describe("doors.X.tunnel", () => {
       idleTimeoutMs: 30_000,
       peekTimeoutMs: 2000,
       peekBytes: 16_389,
+      revokeCheckMs: 2000,
     });
   });
 
