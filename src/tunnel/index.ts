@@ -1,7 +1,5 @@
-import { readFileSync } from "node:fs";
 import type { Server as HttpServer } from "node:http";
 import type { Listener } from "../net/listen.js";
-import { createSecureContext } from "node:tls";
 import type { Registry } from "prom-client";
 import type { Clock } from "../clock.js";
 import type { DoorConfig, GatewayConfig, ListenConfig } from "../config/types.js";
@@ -14,6 +12,7 @@ import { createTunnelMetrics } from "./metrics.js";
 import { TunnelRegistry } from "./registry.js";
 import { createConnectionRouter, type SniRoute } from "./router.js";
 import { startRevokeCheck } from "./revoke-check.js";
+import { fileBackedContext } from "./sni-context.js";
 import { createWebSocketRoute } from "./websocket.js";
 
 /** What the gateway needs to build its tunnels. */
@@ -71,7 +70,7 @@ export function createTunnels(config: GatewayConfig, deps: TunnelDeps): Tunnels 
       registry.closeAll();
     },
     front(listen, server) {
-      const sni = sniRoutes(doors, listen);
+      const sni = sniRoutes(doors, listen, deps.log);
       if (ssh === undefined && sni.size === 0) return server;
       return createConnectionRouter({
         server,
@@ -86,18 +85,18 @@ export function createTunnels(config: GatewayConfig, deps: TunnelDeps): Tunnels 
 }
 
 /** The SNI routes a listener can terminate: the door's own certificate, or the listener's. */
-function sniRoutes(doors: readonly DoorConfig[], listen: ListenConfig): Map<string, SniRoute> {
+function sniRoutes(
+  doors: readonly DoorConfig[],
+  listen: ListenConfig,
+  log: Logger,
+): Map<string, SniRoute> {
   const routes = new Map<string, SniRoute>();
   for (const door of doors) {
     const tunnel = door.tunnel;
     const files = tunnel?.tls ?? listen.tls;
     if (tunnel?.sni === undefined || files === undefined) continue;
-    const context = createSecureContext({
-      cert: readFileSync(files.cert),
-      key: readFileSync(files.key),
-      minVersion: "TLSv1.2",
-    });
-    routes.set(tunnel.sni, { door, context });
+    const where = tunnel.tls ? `doors.${door.name}.tunnel` : "the listener's tls";
+    routes.set(tunnel.sni, { door, context: fileBackedContext(files, where, log) });
   }
   return routes;
 }

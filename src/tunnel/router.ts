@@ -10,7 +10,8 @@ import type { TunnelRegistry, TunnelRoute } from "./registry.js";
 /** A door whose tunnel the SNI route serves, with the certificate it terminates TLS with. */
 export interface SniRoute {
   readonly door: DoorConfig;
-  readonly context: SecureContext;
+  /** The certificate it terminates with, current (re-read when its files change). */
+  readonly context: () => SecureContext;
 }
 
 /** A router is closed like a node:http server: close(), then closeAllConnections(). */
@@ -134,7 +135,7 @@ async function dispatch(deps: RouterDeps, socket: Socket, peeked: Peeked, bytes:
       }
       socket.unshift(bytes);
       const client =
-        route.kind === "sni" ? await terminate(socket, route.context, deps.limits) : socket;
+        route.kind === "sni" ? await terminate(socket, route.context(), deps.limits) : socket;
       if (client === undefined) return;
       const tunnel = route.door.tunnel;
       if (tunnel === undefined) return;
@@ -167,7 +168,7 @@ type Candidate =
   | {
       readonly kind: Extract<TunnelRoute, "sni">;
       readonly door: DoorConfig;
-      readonly context: SecureContext;
+      readonly context: () => SecureContext;
     };
 
 /** The door a connection asks for, before its grant is looked up. */
