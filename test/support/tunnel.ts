@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { execa } from "execa";
 import { pino } from "pino";
+import { resolveConfig } from "../../src/config/load.js";
+import type { GatewayConfig } from "../../src/config/types.js";
 import type { Logger } from "../../src/log.js";
 
 /** A TCP echo server on loopback: the tunnel target where no sshd is needed. */
@@ -83,4 +85,31 @@ export function tempFile(name: string, text: string): string {
   const path = join(mkdtempSync(join(tmpdir(), "wk-tunnel-")), name);
   writeFileSync(path, text, { mode: 0o600 });
   return path;
+}
+
+/** The TOTP secret of the one user (`alice`) of `tunnelDoorConfig`. */
+export const TUNNEL_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+/**
+ * A gateway config with one plain loopback listener on an ephemeral port, the `log`
+ * firewall, and one door `tun` (sequence /k/1, /k/2; user alice) with `tunnel`; `door` and
+ * `top` add door keys and top-level sections.
+ */
+export function tunnelDoorConfig(
+  tunnel: Record<string, unknown>,
+  door: Record<string, unknown> = {},
+  top: Record<string, unknown> = {},
+): GatewayConfig {
+  const resolved = resolveConfig(
+    {
+      server: { listen: [{ host: "127.0.0.1", port: 8080 }] },
+      firewall: { backend: "log" },
+      doors: { tun: { sequence: ["/k/1", "/k/2"], open: [], users: ["alice"], tunnel, ...door } },
+      users: { alice: { secret: TUNNEL_SECRET } },
+      ...top,
+    },
+    { env: {}, readFile: () => "" },
+  );
+  const listen = resolved.server.listen.map((l) => ({ ...l, port: 0 }));
+  return { ...resolved, server: { ...resolved.server, listen } };
 }

@@ -1,17 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { resolveConfig } from "../../src/config/load.js";
 import type { GatewayConfig } from "../../src/config/types.js";
 import { createGateway, type Gateway } from "../../src/gateway.js";
 import { silentLogger } from "../../src/log.js";
 import { createRedisClient, RedisStore } from "../../src/store/redis.js";
 import type { KnockStore } from "../../src/store/types.js";
 import { RecordingFirewall } from "../support/gateway.js";
-import { captureLog, startEcho } from "../support/tunnel.js";
+import { captureLog, startEcho, tunnelDoorConfig } from "../support/tunnel.js";
 import { waitFor } from "../support/wait.js";
 
-const SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const BANNER = Buffer.from("SSH-2.0-OpenSSH_9.2p1\r\n");
 const CHECK_MS = 250;
 
@@ -73,31 +71,11 @@ describe("a revoke on one gateway closes tunnels on another", () => {
 
   beforeAll(async () => {
     echo = await startEcho();
-    const resolved = resolveConfig(
-      {
-        server: { listen: [{ host: "127.0.0.1", port: 8080 }] },
-        firewall: { backend: "log" },
-        doors: {
-          tun: {
-            sequence: ["/k/1", "/k/2"],
-            open: [],
-            openFor: "60s",
-            users: ["alice"],
-            tunnel: { to: `127.0.0.1:${String(echo.port)}`, ssh: true },
-          },
-        },
-        users: { alice: { secret: SECRET } },
-        tunnels: { revokeCheck: `${CHECK_MS}ms` },
-      },
-      { env: {}, readFile: () => "" },
+    config = tunnelDoorConfig(
+      { to: `127.0.0.1:${String(echo.port)}`, ssh: true },
+      { openFor: "60s" },
+      { tunnels: { revokeCheck: `${CHECK_MS}ms` } },
     );
-    config = {
-      ...resolved,
-      server: {
-        ...resolved.server,
-        listen: resolved.server.listen.map((l) => ({ ...l, port: 0 })),
-      },
-    };
     const storeA = new RedisStore(createRedisClient(inject("redisUrl")), prefix);
     const storeB = new RedisStore(createRedisClient(inject("redisUrl")), prefix);
     await Promise.all([storeA.connect(), storeB.connect()]);

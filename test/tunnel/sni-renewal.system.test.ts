@@ -4,15 +4,12 @@ import { join } from "node:path";
 import { connect } from "node:tls";
 import { X509Certificate } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveConfig } from "../../src/config/load.js";
-import type { GatewayConfig } from "../../src/config/types.js";
 import { createGateway, type Gateway } from "../../src/gateway.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { RecordingFirewall } from "../support/gateway.js";
-import { captureLog, selfSigned, startEcho } from "../support/tunnel.js";
+import { captureLog, selfSigned, startEcho, tunnelDoorConfig } from "../support/tunnel.js";
 
 const SNI = "tun.example";
-const SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
 /** The certificate a TLS client naming the tunnel's SNI is served, and whether the tunnel echoes. */
 function handshake(port: number): Promise<{ fingerprint: string; echoed: boolean }> {
@@ -68,34 +65,12 @@ describe("the SNI route's certificate after a renewal", () => {
     [first, second] = await Promise.all([selfSigned([SNI]), selfSigned([SNI])]);
     live = mkdtempSync(join(tmpdir(), "wk-sni-live-"));
     install(first.cert, first.key);
-    const resolved = resolveConfig(
-      {
-        server: { listen: [{ host: "127.0.0.1", port: 8080 }] },
-        firewall: { backend: "log" },
-        doors: {
-          tun: {
-            sequence: ["/k/1", "/k/2"],
-            open: [],
-            users: ["alice"],
-            tunnel: {
-              to: `127.0.0.1:${String(echo.port)}`,
-              sni: SNI,
-              cert: join(live, "cert.pem"),
-              key: join(live, "key.pem"),
-            },
-          },
-        },
-        users: { alice: { secret: SECRET } },
-      },
-      { env: {}, readFile: () => "" },
-    );
-    const config: GatewayConfig = {
-      ...resolved,
-      server: {
-        ...resolved.server,
-        listen: resolved.server.listen.map((l) => ({ ...l, port: 0 })),
-      },
-    };
+    const config = tunnelDoorConfig({
+      to: `127.0.0.1:${String(echo.port)}`,
+      sni: SNI,
+      cert: join(live, "cert.pem"),
+      key: join(live, "key.pem"),
+    });
     gateway = createGateway(config, {
       store: new MemoryStore(Date.now),
       firewall: new RecordingFirewall(),
