@@ -27,6 +27,8 @@ const SERIAL = [
   // Times the knocker's bounded wait for a host that never confirms, and runs Chromium.
   "test/fleet/result-page.system.test.ts",
   "test/store/sentinel.system.test.ts",
+  // Kills a Redis Cluster master and times the replica's promotion.
+  "test/store/cluster-failover.system.test.ts",
   // A 3-master Cluster under the store contract's real-time TTLs, and two `webknock serve`
   // processes compiling the CLI: each slows the other past the 300 ms command timeout.
   "test/store/redis-cluster.system.test.ts",

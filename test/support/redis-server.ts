@@ -47,7 +47,9 @@ export async function startRedisServer(
         url: `redis://127.0.0.1:${port}`,
         process: child,
         stop: async () => {
-          if (child.exitCode === null) {
+          // A test may have killed it already: a signalled process has no exitCode, and
+          // its 'exit' has been emitted, so waiting for it again would hang.
+          if (child.exitCode === null && child.signalCode === null) {
             child.kill("SIGCONT");
             child.kill("SIGKILL");
             await new Promise((resolve) => child.once("exit", resolve));
