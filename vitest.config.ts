@@ -18,6 +18,7 @@ const SERIAL = [
   // Network namespaces (doctor faults, the systemd unit's capabilities, compose's start
   // commands) and a whole build plus npm install (npm pack).
   "test/doctor/firewall.system.test.ts",
+  "test/doctor/firewall-time.system.test.ts",
   "test/doctor/cli.system.test.ts",
   "test/ops/**/*.system.test.ts",
   "test/bench/**/*.system.test.ts",

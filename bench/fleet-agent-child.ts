@@ -55,6 +55,7 @@ async function inKernel(rule: RuleKey): Promise<boolean> {
 const firewall: FirewallAdapter = {
   name: inner.name,
   kernelExpiry: inner.kernelExpiry,
+  kernelRemovesExpired: inner.kernelRemovesExpired,
   init: (ports) => inner.init(ports),
   open: async (rule: FirewallRule) => {
     await inner.open(rule);

@@ -1,5 +1,6 @@
 import { createFirewall } from "../src/firewall/index.js";
-import { grantRuleSpec, grantsChainName } from "../src/firewall/iptables.js";
+import { grantsChainName } from "../src/firewall/iptables.js";
+import { grantRuleSpec } from "../src/firewall/iptables-rule.js";
 import type { FirewallAdapter, FirewallRule } from "../src/firewall/types.js";
 import { systemClock } from "../src/clock.js";
 import { createNetns, deleteNetns, type Netns } from "../test/support/netns.js";

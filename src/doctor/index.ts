@@ -7,6 +7,7 @@ import { clockCheck } from "./clock.js";
 import { certificateCheck, fileModesCheck } from "./files.js";
 import { nftFirewallCheck } from "./firewall-nft.js";
 import { otherFirewallCheck } from "./firewall-other.js";
+import { iptablesTimeCheck } from "./firewall-time.js";
 import { xtablesFirewallCheck } from "./firewall-xtables.js";
 import { redisCheck } from "./redis.js";
 import { ioredisProbe } from "./redis-probe.js";
@@ -15,6 +16,7 @@ import type { Check, DoctorContext, Finding, Severity } from "./types.js";
 /** Every check `webknock doctor` runs, in report order. */
 export const ALL_CHECKS: readonly Check[] = [
   xtablesFirewallCheck,
+  iptablesTimeCheck,
   nftFirewallCheck,
   otherFirewallCheck,
   untrackedCheck,

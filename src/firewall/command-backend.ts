@@ -98,6 +98,7 @@ export interface CommandFirewallOptions extends RunnerAdapterOptions {
 export class CommandFirewall extends RunnerAdapter implements FirewallAdapter {
   readonly name = "command";
   readonly kernelExpiry = false;
+  readonly kernelRemovesExpired = false;
   private readonly templates: CommandTemplates;
   private readonly rules = new Map<string, FirewallRule>();
   private readonly state: RuleStateFile | undefined;

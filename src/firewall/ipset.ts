@@ -114,6 +114,7 @@ export interface IpsetOptions extends RunnerAdapterOptions {
 export class IpsetFirewall extends RunnerAdapter implements FirewallAdapter {
   readonly name = "ipset";
   readonly kernelExpiry = true;
+  readonly kernelRemovesExpired = true;
   private readonly chain: string;
 
   constructor(options: IpsetOptions) {

@@ -1,16 +1,17 @@
 import type { PortSpec } from "../config/types.js";
+import { FirewallError } from "../errors.js";
 import { familyOf, type Family } from "../net/ip.js";
 import { RunnerAdapter, type RunnerAdapterOptions } from "./base.js";
+import {
+  grantRuleSpec,
+  parseGrantEntries,
+  TIME_PROBE_SPEC,
+  type GrantEntry,
+} from "./iptables-rule.js";
 import { runChecked } from "./runner.js";
 import type { FirewallAdapter, FirewallRule, RuleKey } from "./types.js";
 import { ruleKey } from "./types.js";
-import {
-  assertKernelName,
-  assertRule,
-  assertRuleKey,
-  canonicalIp,
-  readBackRule,
-} from "./validate.js";
+import { assertKernelName, assertRule, assertRuleKey, canonicalIp } from "./validate.js";
 import {
   baseChainScript,
   chainExists,
@@ -22,54 +23,8 @@ import {
   xtablesBinary,
 } from "./xtables.js";
 
-/** The comment that tags a grant as webknock's and carries its expiry in epoch seconds. */
-const COMMENT_PREFIX = "webknock exp=";
-
 /** Name of the sub-chain holding the grants, derived from the main chain. */
 export const grantsChainName = (chain: string): string => `${assertKernelName(chain)}-GRANTS`;
-
-/**
- * The match-and-target part of a grant rule, the same for `-I` and `-D` (iptables deletes
- * by exact spec, comment included). Pure: property tests feed it hostile values.
- */
-export function grantRuleSpec(rule: FirewallRule): string[] {
-  const safe = assertRule(rule);
-  return [
-    "-s",
-    safe.ip,
-    "-p",
-    safe.proto,
-    "--dport",
-    String(safe.port),
-    "-m",
-    "conntrack",
-    "--ctstate",
-    "NEW",
-    "-m",
-    "comment",
-    "--comment",
-    `${COMMENT_PREFIX}${Math.floor(safe.expiresAt / 1000)}`,
-    "-j",
-    "ACCEPT",
-  ];
-}
-
-/** A grant line exactly as `iptables -S` prints it; anything else is not webknock's grant. */
-const GRANT_LINE =
-  /^-A (\S+) -s (\S+)\/(32|128) -p (tcp|udp) -m (?:tcp|udp) --dport (\d{1,5}) -m conntrack --ctstate NEW -m comment --comment "webknock exp=(\d{1,12})" -j ACCEPT$/;
-
-/** Parses `iptables -S` lines of the grants chain into rules; ignores untagged lines. */
-export function parseGrantLines(chain: string, lines: readonly string[]): FirewallRule[] {
-  const rules: FirewallRule[] = [];
-  for (const line of lines) {
-    const m = GRANT_LINE.exec(line.trim());
-    if (!m || m[1] !== chain) continue;
-    const [, , ip = "", , proto = "", port = "", exp = ""] = m;
-    const rule = readBackRule({ ip, proto, port, expiresAt: Number(exp) * 1000 });
-    if (rule) rules.push(rule);
-  }
-  return rules;
-}
 
 /** Options of the iptables backend. */
 export interface IptablesOptions extends RunnerAdapterOptions {
@@ -78,13 +33,16 @@ export interface IptablesOptions extends RunnerAdapterOptions {
 }
 
 /**
- * One iptables/ip6tables rule per grant in webknock's grants chain, tagged with its expiry.
- * The kernel never expires them (`kernelExpiry` false): the gateway's sweeper closes
- * them, and `list()` reads expiries back so a restarted gateway can reconcile.
+ * One iptables/ip6tables rule per grant in webknock's grants chain. Each carries its
+ * expiry in the kernel's time match (xt_time), so it stops admitting new connections at
+ * its expiry even when the gateway or agent is dead (`kernelExpiry` true). The kernel does
+ * not delete the inert rule (`kernelRemovesExpired` false): the sweeper does, from
+ * `list()`, which reads each expiry back from the rule's comment.
  */
 export class IptablesFirewall extends RunnerAdapter implements FirewallAdapter {
   readonly name = "iptables";
-  readonly kernelExpiry = false;
+  readonly kernelExpiry = true;
+  readonly kernelRemovesExpired = false;
   private readonly chain: string;
   private readonly grants: string;
 
@@ -94,6 +52,11 @@ export class IptablesFirewall extends RunnerAdapter implements FirewallAdapter {
     this.grants = grantsChainName(this.chain);
   }
 
+  /**
+   * Builds the base ruleset first (the ports drop new connections whatever follows), then
+   * checks that the time match works, and gives a kernel expiry to any grant written
+   * before grants had one.
+   */
   init(ports: readonly PortSpec[]): Promise<void> {
     return this.serial(async () => {
       const script = baseChainScript(this.chain, ports, () => ["-j", this.grants]);
@@ -102,6 +65,12 @@ export class IptablesFirewall extends RunnerAdapter implements FirewallAdapter {
         await ensureChain(this.run, family, this.grants);
         await installBaseChain(this.run, family, this.chain, script);
       }
+      for (const family of FAMILIES) {
+        await this.probeTimeMatch(family);
+        for (const entry of await this.entries(family)) {
+          if (entry.datestop === null) await this.replace(family, entry.rule, [entry]);
+        }
+      }
     });
   }
 
@@ -109,13 +78,7 @@ export class IptablesFirewall extends RunnerAdapter implements FirewallAdapter {
     return this.serial(async () => {
       const safe = assertRule(rule);
       const family = familyOf(safe.ip);
-      const bin = xtablesBinary(family);
-      const old = await this.find(family, safe);
-      // Insert the new rule before deleting the old, so the port never closes in between.
-      await runChecked(this.run, bin, ["-w", "-I", this.grants, "1", ...grantRuleSpec(safe)]);
-      for (const previous of old) {
-        await runChecked(this.run, bin, ["-w", "-D", this.grants, ...grantRuleSpec(previous)]);
-      }
+      await this.replace(family, safe, await this.find(family, safe));
     });
   }
 
@@ -123,21 +86,16 @@ export class IptablesFirewall extends RunnerAdapter implements FirewallAdapter {
     return this.serial(async () => {
       const safe = assertRuleKey(rule);
       const family = familyOf(safe.ip);
-      for (const previous of await this.find(family, safe)) {
-        await runChecked(this.run, xtablesBinary(family), [
-          "-w",
-          "-D",
-          this.grants,
-          ...grantRuleSpec(previous),
-        ]);
-      }
+      for (const previous of await this.find(family, safe)) await this.remove(family, previous);
     });
   }
 
   list(): Promise<FirewallRule[]> {
     return this.serial(async () => {
       const rules: FirewallRule[] = [];
-      for (const family of FAMILIES) rules.push(...(await this.listFamily(family)));
+      for (const family of FAMILIES) {
+        rules.push(...(await this.entries(family)).map((entry) => entry.rule));
+      }
       return rules;
     });
   }
@@ -160,13 +118,45 @@ export class IptablesFirewall extends RunnerAdapter implements FirewallAdapter {
     });
   }
 
-  private async listFamily(family: Family): Promise<FirewallRule[]> {
-    return parseGrantLines(this.grants, await chainRules(this.run, family, this.grants));
+  /**
+   * Inserts `rule` first in the grants chain, then deletes `old`: the port never closes in
+   * between, and one rule per grant is left.
+   */
+  private async replace(family: Family, rule: FirewallRule, old: readonly GrantEntry[]) {
+    const argv = ["-w", "-I", this.grants, "1", ...grantRuleSpec(rule)];
+    await runChecked(this.run, xtablesBinary(family), argv);
+    for (const previous of old) await this.remove(family, previous);
+  }
+
+  /** Deletes one rule by its exact spec, as it was read back. */
+  private async remove(family: Family, entry: GrantEntry): Promise<void> {
+    const spec = grantRuleSpec(entry.rule, entry.datestop);
+    await runChecked(this.run, xtablesBinary(family), ["-w", "-D", this.grants, ...spec]);
+  }
+
+  /**
+   * Appends and deletes a rule that can never match, to learn whether iptables and the
+   * kernel know the time match; without it a grant would have no kernel expiry, so this
+   * refuses to go on and says what is missing.
+   */
+  private async probeTimeMatch(family: Family): Promise<void> {
+    const bin = xtablesBinary(family);
+    const added = await this.run(bin, ["-w", "-A", this.grants, ...TIME_PROBE_SPEC]);
+    if (added.exitCode !== 0) {
+      throw new FirewallError(
+        `The iptables backend needs the time match (-m time, kernel module xt_time) so a grant stops admitting at its expiry even when webknock is not running, and ${bin} refused it: ${added.stderr.trim() || added.stdout.trim()}. Load the module with \`modprobe xt_time\` (it ships with the kernel; some cloud kernels keep it in linux-modules-extra-$(uname -r)) and make sure iptables' extension libxt_time.so is installed, or choose firewall.backend nftables or ipset (kernel timeouts); then run \`webknock firewall init\` again.`,
+      );
+    }
+    await runChecked(this.run, bin, ["-w", "-D", this.grants, ...TIME_PROBE_SPEC]);
+  }
+
+  private async entries(family: Family): Promise<GrantEntry[]> {
+    return parseGrantEntries(this.grants, await chainRules(this.run, family, this.grants));
   }
 
   /** Every grant for the same ip, proto and port (normally at most one). */
-  private async find(family: Family, key: RuleKey): Promise<FirewallRule[]> {
+  private async find(family: Family, key: RuleKey): Promise<GrantEntry[]> {
     const wanted = ruleKey({ ...key, ip: canonicalIp(key.ip) });
-    return (await this.listFamily(family)).filter((r) => ruleKey(r) === wanted);
+    return (await this.entries(family)).filter((entry) => ruleKey(entry.rule) === wanted);
   }
 }

@@ -1,6 +1,7 @@
 import type { PortSpec } from "../config/types.js";
 import { familyOf } from "../net/ip.js";
-import { grantRuleSpec, grantsChainName } from "./iptables.js";
+import { grantsChainName } from "./iptables.js";
+import { grantRuleSpec } from "./iptables-rule.js";
 import type { FirewallAdapter, FirewallRule, RuleKey } from "./types.js";
 import { ruleKey } from "./types.js";
 import { assertRule, assertRuleKey, canonicalIp } from "./validate.js";
@@ -17,6 +18,7 @@ export type CommandLog = (argv: readonly string[]) => void;
 export class LogFirewall implements FirewallAdapter {
   readonly name = "log";
   readonly kernelExpiry = false;
+  readonly kernelRemovesExpired = false;
   private readonly rules = new Map<string, FirewallRule>();
   private readonly grants: string;
 

@@ -185,6 +185,7 @@ export interface NftablesOptions extends RunnerAdapterOptions {
 export class NftablesFirewall extends RunnerAdapter implements FirewallAdapter {
   readonly name = "nftables";
   readonly kernelExpiry = true;
+  readonly kernelRemovesExpired = true;
   private readonly table: string;
 
   constructor(options: NftablesOptions) {

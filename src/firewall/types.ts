@@ -35,10 +35,19 @@ export interface FirewallAdapter {
   readonly name: string;
 
   /**
-   * True when the kernel itself removes a rule at its expiry (ipset, nftables timeouts),
-   * so a killed gateway still closes on time; false when the sweeper must do it.
+   * True when the kernel itself stops admitting new connections under a rule at its expiry
+   * (ipset and nftables timeouts, iptables' time match), so a killed gateway or agent still
+   * closes on time: the backend fails closed. False when only the sweeper closes it.
    */
   readonly kernelExpiry: boolean;
+
+  /**
+   * True when the kernel also deletes the expired rule (set timeouts), so `list()` never
+   * reports one and the sweeper can skip the listing. False when an expired rule stays
+   * until webknock deletes it (inert under iptables' time match, or still open with the
+   * command backend): the sweeper must list and close it. Never true without `kernelExpiry`.
+   */
+  readonly kernelRemovesExpired: boolean;
 
   /**
    * Creates webknock's own chain, set or table and the base ruleset protecting `ports`

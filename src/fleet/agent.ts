@@ -22,7 +22,7 @@ export interface FleetAgentOptions {
   readonly ports: readonly PortSpec[];
   readonly now: Clock;
   readonly log: Logger;
-  /** How often expired rules are closed when the backend has no kernel expiry. */
+  /** How often expired rules are deleted when the kernel does not delete them itself. */
   readonly sweepIntervalMs: number;
   /** Longest XREAD wait; also the heartbeat period. */
   readonly blockMs?: number;
@@ -38,7 +38,9 @@ const RETRY_MAX_MS = 2000;
  * Applies one host's grants from Redis to its kernel: a snapshot at start (with each
  * grant's remaining time), then the host's event stream from the cursor taken with that
  * snapshot. Expiry never depends on Redis or the gateway: the kernel's own timeouts
- * (ipset, nftables) or this agent's sweeper close every rule on time.
+ * (ipset, nftables) or time match (iptables) close every rule on time, even with this agent
+ * dead, and this agent's sweeper deletes the expired rules the kernel keeps (iptables) or
+ * closes them (the command backend).
  */
 export class FleetAgent {
   private readonly keys: HostKeys;
@@ -228,11 +230,11 @@ export class FleetAgent {
     });
   }
 
-  /** Closes expired rules when the kernel does not, and forgets expired grants either way. */
+  /** Deletes expired rules the kernel keeps, and forgets expired grants either way. */
   private async sweepKernel(): Promise<void> {
     const now = this.options.now();
     for (const [key, grant] of this.applied) if (grant.expiresAt <= now) this.applied.delete(key);
-    if (this.options.firewall.kernelExpiry) return;
+    if (this.options.firewall.kernelRemovesExpired) return;
     for (const rule of await this.options.firewall.list()) {
       if (rule.expiresAt <= now) await this.options.firewall.close(rule);
     }

@@ -214,7 +214,7 @@ export class GrantManager {
    */
   async sweep(): Promise<number> {
     const grants = await this.sweepStore();
-    if (this.firewall.kernelExpiry) return grants;
+    if (this.firewall.kernelRemovesExpired) return grants;
     return grants + (await this.sweepListed()).closed;
   }
 

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { dockerCheck, untrackedCheck } from "../../src/doctor/bypass.js";
 import { nftFirewallCheck } from "../../src/doctor/firewall-nft.js";
+import { iptablesTimeCheck } from "../../src/doctor/firewall-time.js";
 import { xtablesFirewallCheck } from "../../src/doctor/firewall-xtables.js";
 import { runChecks, type CheckResult } from "../../src/doctor/index.js";
 import type { Check } from "../../src/doctor/types.js";
@@ -21,6 +22,7 @@ import { contextFor, rawConfig } from "./support.js";
 const PORT = 2222;
 const FIREWALL_CHECKS: readonly Check[] = [
   xtablesFirewallCheck,
+  iptablesTimeCheck,
   nftFirewallCheck,
   untrackedCheck,
   dockerCheck,

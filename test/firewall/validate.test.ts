@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { UnsafeValueError } from "../../src/errors.js";
 import { substituteTemplate } from "../../src/firewall/command-backend.js";
 import { ipsetAddArgs, ipsetDelArgs, parseIpsetSave } from "../../src/firewall/ipset.js";
-import { grantRuleSpec, parseGrantLines } from "../../src/firewall/iptables.js";
+import { grantRuleSpec, parseGrantLines } from "../../src/firewall/iptables-rule.js";
 import {
   nftCloseScript,
   nftInitScript,
@@ -140,13 +140,14 @@ describe("command builders", () => {
       fc.property(anyRule, (rule) => {
         refusedOr(() => {
           const argv = grantRuleSpec(rule);
-          expect(argv).toHaveLength(16);
-          for (const index of [1, 3, 5, 13]) expect(argv[index]?.startsWith("-")).toBe(false);
-          expect(argv[13]).toMatch(/^webknock exp=\d+$/);
+          expect(argv).toHaveLength(20);
+          for (const index of [1, 3, 5, 13, 17]) expect(argv[index]?.startsWith("-")).toBe(false);
+          expect(argv[13]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
+          expect(argv[17]).toMatch(/^webknock exp=\d+$/);
           // What `iptables -S` prints for it parses back to the same rule.
           const [, ip, , proto, , port] = argv;
           const len = ip?.includes(":") ? 128 : 32;
-          const line = `-A G -s ${ip}/${len} -p ${proto} -m ${proto} --dport ${port} -m conntrack --ctstate NEW -m comment --comment "${argv[13]}" -j ACCEPT`;
+          const line = `-A G -s ${ip}/${len} -p ${proto} -m ${proto} --dport ${port} -m conntrack --ctstate NEW -m time --datestop ${argv[13]} -m comment --comment "${argv[17]}" -j ACCEPT`;
           const [parsed] = parseGrantLines("G", [line]);
           expect(parsed?.port).toBe(rule.port);
           expect(parsed?.ip).toBe(canonicalIp(rule.ip));

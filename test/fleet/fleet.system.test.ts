@@ -20,8 +20,15 @@ const SSH_FOR_MS = 6000;
 const WIDE_FOR_MS = 30_000;
 /** Long enough for a killed agent to be restarted (tsx start-up on a loaded machine). */
 const LATE_FOR_MS = 25_000;
+/** Short, so the iptables host's kernel must close it while its agent is dead. */
+const BRIEF_FOR_MS = 3000;
 /** Fresh secrets per run (the config refuses the public demo secret). */
-const SECRETS = { alice: generateSecret(), bob: generateSecret(), carol: generateSecret() };
+const SECRETS = {
+  alice: generateSecret(),
+  bob: generateSecret(),
+  carol: generateSecret(),
+  dave: generateSecret(),
+};
 const TOKEN = "fleet-test-admin-token-0123456789";
 /** Each protected host runs its agent on a different kernel backend. */
 const HOSTS = { web1: "nftables", web2: "ipset", web3: "iptables" } as const;
@@ -38,10 +45,12 @@ doors:
   ssh: { sequence: [/k/one, /k/two], open: [tcp/${SERVICE}], openFor: ${SSH_FOR_MS}ms, users: [alice, carol], hosts: [web1, web2] }
   late: { sequence: [/d/one, /d/two], open: [tcp/${SERVICE}], openFor: ${LATE_FOR_MS}ms, users: [carol], hosts: [web1, web2] }
   wide: { sequence: [/w/one, /w/two], open: [tcp/${SERVICE}], openFor: ${WIDE_FOR_MS}ms, users: [bob], hosts: [web1, web2, web3] }
+  brief: { sequence: [/b/one, /b/two], open: [tcp/${SERVICE}], openFor: ${BRIEF_FOR_MS}ms, users: [dave], hosts: [web3] }
 users:
   alice: { secret: ${SECRETS.alice} }
   bob: { secret: ${SECRETS.bob} }
   carol: { secret: ${SECRETS.carol} }
+  dave: { secret: ${SECRETS.dave} }
 `;
 
 /**
@@ -58,6 +67,7 @@ describe("a fleet: one gateway, three agents", () => {
   const hostAddr = new Map<Host, string>();
   let dir: string;
   let gwAddr: string;
+  let aAddr: string;
   let a: NetnsAgent;
   let b: NetnsAgent;
   let admin: NetnsAgent;
@@ -72,7 +82,11 @@ describe("a fleet: one gateway, three agents", () => {
   };
 
   /** Walks a door's sequence from `client`, redeems, and returns the JSON answer. */
-  const knock = async (client: NetnsAgent, door: "k" | "w" | "d", user: keyof typeof SECRETS) => {
+  const knock = async (
+    client: NetnsAgent,
+    door: "k" | "w" | "d" | "b",
+    user: keyof typeof SECRETS,
+  ) => {
     const base = `http://${gwAddr}:8080/${door}`;
     const json = { Accept: "application/json" };
     await client.http(`${base}/one`, { headers: json });
@@ -139,6 +153,7 @@ describe("a fleet: one gateway, three agents", () => {
     const { lan, addr } = await createLan(spaces);
     spaces.push(lan);
     gwAddr = addr[0] as string;
+    aAddr = addr[4] as string;
     (Object.keys(HOSTS) as Host[]).forEach((host, i) => hostAddr.set(host, addr[i + 1] as string));
 
     const redis = startInNetns(gw, "redis-server", [
@@ -286,4 +301,35 @@ describe("a fleet: one gateway, three agents", () => {
     expect(closed).toBeGreaterThanOrEqual(expiresAt - 200);
     expect(closed).toBeLessThan(expiresAt + 1500);
   }, 90_000);
+
+  it("a SIGKILLed iptables agent's grant closes at its expiry all the same; restarted, it deletes the rule", async () => {
+    const brief = await knock(a, "b", "dave");
+    expect(brief.body.granted?.hosts).toEqual({ web3: "open" });
+    const expiresAt = Date.parse(brief.body.granted?.expiresAt ?? "");
+    const session = await canConnect(a, hostAddr.get("web3") as string, SERVICE, undefined, 500);
+    expect(session.ok).toBe(true);
+
+    const agent = agents.get("web3");
+    await agent?.kill();
+    expect(agent?.child.signalCode).toBe("SIGKILL");
+    // Nothing of webknock runs on web3 now: only the rule's time match (xt_time) can close it.
+    const closed = await closedAt(a, "web3", BRIEF_FOR_MS + 3000);
+    // Up to a second early (the match's whole-second stop), never late (polls take <= 0.6 s).
+    expect(closed).toBeGreaterThanOrEqual(expiresAt - 1000);
+    expect(closed).toBeLessThan(expiresAt + 1000);
+    const grantLines = async () =>
+      (await (hostNs.get("web3") as Netns).exec("iptables", ["-w", "-S", "WEBKNOCK-GRANTS"]))
+        .split("\n")
+        .filter((line) => line.startsWith(`-A WEBKNOCK-GRANTS -s ${aAddr}/32 `));
+    // The kernel closed it, not a sweeper: the inert rule is still in the chain.
+    expect(await grantLines()).toHaveLength(1);
+    expect(agent?.child.exitCode === null && agent.child.signalCode === "SIGKILL").toBe(true);
+    // A session opened during the grant lives on (ESTABLISHED comes first).
+    expect((await a.echo(session.conn ?? -1, "after expiry\n", 1000)).ok).toBe(true);
+
+    // Restarted, the agent deletes the expired rule before it reports running.
+    await startHostAgent("web3");
+    expect(await grantLines()).toEqual([]);
+    expect(await reaches(a, "web3")).toBe(false);
+  }, 30_000);
 });

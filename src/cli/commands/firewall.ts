@@ -23,6 +23,15 @@ function adapterFor(config: GatewayConfig, deps: CliDeps): FirewallAdapter {
   });
 }
 
+/** How the backend's grants close, for `firewall status`. */
+function expiryBy(adapter: FirewallAdapter): string {
+  if (adapter.kernelRemovesExpired) return "the kernel closes and removes each at its expiry";
+  if (adapter.kernelExpiry) {
+    return "the kernel closes each at its expiry; the sweeper then deletes the rule";
+  }
+  return "the sweeper closes each at its expiry (nothing closes it while webknock is down)";
+}
+
 /**
  * `webknock firewall init|status|flush|uninstall -c FILE`: builds webknock's base ruleset
  * for every door's ports, lists live grants with their remaining time, closes every grant
@@ -52,12 +61,12 @@ export function registerFirewallCommands(program: Command, deps: CliDeps): void 
     const rules = await adapter.list();
     const now = deps.now();
     const lines = [
-      `Firewall (${adapter.name}): ${rules.length} grant${rules.length === 1 ? "" : "s"}; expiry by ${adapter.kernelExpiry ? "kernel timeout" : "the gateway's sweeper"}.`,
+      `Firewall (${adapter.name}): ${rules.length} grant${rules.length === 1 ? "" : "s"}; ${expiryBy(adapter)}.`,
     ];
     for (const rule of [...rules].sort((a, b) => a.expiresAt - b.expiresAt)) {
       const left = rule.expiresAt - now;
       lines.push(
-        `  ${rule.ip} ${rule.proto}/${rule.port}  ${left > 0 ? `expires in ${formatDuration(Math.ceil(left / 1000) * 1000)}` : "expired, awaiting the sweeper"}`,
+        `  ${rule.ip} ${rule.proto}/${rule.port}  ${left > 0 ? `expires in ${formatDuration(Math.ceil(left / 1000) * 1000)}` : `expired${adapter.kernelExpiry ? " (the kernel no longer admits it)" : ""}, awaiting the sweeper`}`,
       );
     }
     deps.stdout.write(`${lines.join("\n")}\n`);
