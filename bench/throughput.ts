@@ -3,7 +3,7 @@ import { BENCH_SEQUENCE } from "./config.js";
 import { runLoad, startServer, type LoadResult } from "./procs.js";
 import { verdict, type Row } from "./report.js";
 import type { ServerKind } from "./server-child.js";
-import { fmt, median } from "./stats.js";
+import { fmt, midMedian } from "./stats.js";
 
 /** One server in a comparison: what to start and which path to load. */
 export interface Contender {
@@ -74,8 +74,8 @@ export async function compare(
         return [
           c.label,
           {
-            rps: median(list.map((r) => r.rps)),
-            usPerReq: median(cpu.get(c.label) ?? []),
+            rps: midMedian(list.map((r) => r.rps)),
+            usPerReq: midMedian(cpu.get(c.label) ?? []),
             runs: list,
             unexpected:
               wrong.length === 0
