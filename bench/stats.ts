@@ -9,6 +9,19 @@ export function median(values: readonly number[]): number {
   return percentile(values, 50);
 }
 
+/**
+ * Median that, for an even count, is the mean of the two middle values (`median` takes
+ * the lower one). Alternated rounds (A B, B A, ...) need it: with the lower one, the side
+ * whose lower-middle round ran later gains from any drift over the run.
+ */
+export function midMedian(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const half = sorted.length >> 1;
+  const upper = sorted[half] ?? Number.NaN;
+  return sorted.length % 2 === 1 ? upper : ((sorted[half - 1] ?? Number.NaN) + upper) / 2;
+}
+
 /** Nearest-rank percentile (p in 0..100) of a list; NaN for an empty one. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;

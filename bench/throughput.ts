@@ -3,7 +3,7 @@ import { BENCH_SEQUENCE } from "./config.js";
 import { runLoad, startServer, type LoadResult } from "./procs.js";
 import { verdict, type Row } from "./report.js";
 import type { ServerKind } from "./server-child.js";
-import { fmt, median } from "./stats.js";
+import { fmt, midMedian } from "./stats.js";
 
 /** One server in a comparison: what to start and which path to load. */
 export interface Contender {
@@ -23,7 +23,7 @@ export interface Measured {
   readonly unexpected: string | undefined;
 }
 
-/** Median req/s per contender, from alternated runs (A B C A B C ...) with equal settings. */
+/** Median req/s per contender, from alternated runs (A B C C B A ...) with equal settings. */
 export async function compare(
   contenders: readonly Contender[],
   params: BenchParams,
@@ -43,7 +43,11 @@ export async function compare(
       }).result;
     }
     for (let round = 0; round < params.rounds; round++) {
-      for (const [i, c] of contenders.entries()) {
+      // Every other round runs the contenders in reverse order (A B, B A, ...), so a
+      // drift in the machine's load over the run does not always favour the same one.
+      const order = [...contenders.entries()];
+      if (round % 2 === 1) order.reverse();
+      for (const [i, c] of order) {
         const server = servers[i];
         const cpuBefore = server?.cpuSeconds() ?? Number.NaN;
         const result = await runLoad(`${server?.url ?? ""}${c.path}`, {
@@ -70,8 +74,8 @@ export async function compare(
         return [
           c.label,
           {
-            rps: median(list.map((r) => r.rps)),
-            usPerReq: median(cpu.get(c.label) ?? []),
+            rps: midMedian(list.map((r) => r.rps)),
+            usPerReq: midMedian(cpu.get(c.label) ?? []),
             runs: list,
             unexpected:
               wrong.length === 0
