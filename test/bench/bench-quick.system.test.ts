@@ -15,14 +15,14 @@ const run = promisify(execFile);
  * produced with a verdict, never what the verdict is.
  */
 describe("npm run bench -- --quick", () => {
-  it("writes a report with every row", { timeout: 150_000 }, async () => {
+  it("writes a report with every row", { timeout: 250_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "webknock-bench-"));
     try {
       const out = join(dir, "RESULTS.md");
       // A free port of its own, apart from the test Redis and a full bench (6393).
       const port = String(await freePort());
       await run("bash", ["scripts/bench.sh", "--quick", "--out", out, "--redis-port", port], {
-        timeout: 140_000,
+        timeout: 240_000,
       });
       const report = readFileSync(out, "utf8");
       expect(report).toMatch(/^- Machine: \d+ cores, /m);
