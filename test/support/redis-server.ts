@@ -1,6 +1,7 @@
+import { randomInt } from "node:crypto";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createConnection, createServer, type AddressInfo } from "node:net";
+import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -85,15 +86,32 @@ function answersPing(port: number): Promise<boolean> {
   });
 }
 
+/** Where freePort picks from. */
+const FREE_PORT_FIRST = 20_000;
+const FREE_PORT_COUNT = 2_700;
+
 /** A free loopback port, so parallel runs (CI, a developer's second checkout) never collide. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+export async function freePort(): Promise<number> {
+  // Below the kernel's ephemeral range (32768-60999 by default), and so is a cluster
+  // node's bus port (port + 10000): a port-0 listener elsewhere in the run can never be
+  // handed this port while a test has killed its server and not yet restarted it there.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = FREE_PORT_FIRST + randomInt(FREE_PORT_COUNT);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port in ${FREE_PORT_FIRST}-${FREE_PORT_FIRST + FREE_PORT_COUNT - 1}`);
+}
+
+/** Whether 127.0.0.1:`port` can be listened on right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as AddressInfo;
+    probe.once("error", () => {
+      resolve(false);
+    });
+    probe.listen(port, "127.0.0.1", () => {
       probe.close(() => {
-        resolve(port);
+        resolve(true);
       });
     });
   });
