@@ -46,9 +46,7 @@ export abstract class RunnerAdapter {
 
   /** Starts the session of `dialect` ahead of the first grant (init calls it). */
   protected startSession(dialect: SessionDialect): void {
-    if (this.spawn === undefined) return;
-    this.session ??= new ToolSession({ spawn: this.spawn, dialect });
-    this.session.start();
+    this.sessionFor(dialect)?.start();
   }
 
   /**
@@ -62,13 +60,13 @@ export abstract class RunnerAdapter {
     line: string,
     oneShot: () => Promise<unknown>,
   ): Promise<void> {
-    if (this.spawn === undefined) {
+    const session = this.sessionFor(dialect);
+    if (session === undefined) {
       await oneShot();
       return;
     }
-    this.session ??= new ToolSession({ spawn: this.spawn, dialect });
     try {
-      await this.session.run(line);
+      await session.run(line);
     } catch (error) {
       if (!(error instanceof SessionBrokenError)) throw error;
       await oneShot();
@@ -78,5 +76,12 @@ export abstract class RunnerAdapter {
   /** Runs `task` after every operation queued before it on this adapter. */
   protected serial<T>(task: () => Promise<T>): Promise<T> {
     return this.queue.run(task);
+  }
+
+  /** The adapter's one session, made on first use; undefined without a spawner. */
+  private sessionFor(dialect: SessionDialect): ToolSession | undefined {
+    if (this.spawn === undefined) return undefined;
+    this.session ??= new ToolSession({ spawn: this.spawn, dialect });
+    return this.session;
   }
 }

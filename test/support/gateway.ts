@@ -212,14 +212,7 @@ export async function startListeningGateway(
     },
     "the test config",
   );
-  const config: GatewayConfig = {
-    ...resolved,
-    server: {
-      ...resolved.server,
-      listen: resolved.server.listen.map((listen) => ({ ...listen, port: 0 })),
-    },
-    admin: resolved.admin && { ...resolved.admin, listen: { host: "127.0.0.1", port: 0 } },
-  };
+  const config = onEphemeralPorts(resolved);
   const store = options.store ?? new MemoryStore();
   const { gateway, firewall } = buildGateway(config, store, { now: Date.now, log: options.log });
   const [url] = await gateway.start();
@@ -233,5 +226,19 @@ export async function startListeningGateway(
     config,
     secrets,
     stop: () => gateway.stop(),
+  };
+}
+
+/**
+ * `config` with every listener, and the admin API if any, on a port the kernel picks, so
+ * tests never collide; `gateway.start()` answers with the URLs actually bound.
+ */
+export function onEphemeralPorts(config: GatewayConfig): GatewayConfig {
+  return {
+    ...config,
+    server: { ...config.server, listen: config.server.listen.map((l) => ({ ...l, port: 0 })) },
+    ...(config.admin === undefined
+      ? {}
+      : { admin: { ...config.admin, listen: { host: "127.0.0.1", port: 0 } } }),
   };
 }

@@ -8,6 +8,7 @@ import { pino } from "pino";
 import { resolveConfig } from "../../src/config/load.js";
 import type { GatewayConfig } from "../../src/config/types.js";
 import type { Logger } from "../../src/log.js";
+import { onEphemeralPorts } from "./gateway.js";
 
 /** A TCP echo server on loopback: the tunnel target where no sshd is needed. */
 export async function startEcho(): Promise<{ port: number; close(): Promise<void> }> {
@@ -110,6 +111,5 @@ export function tunnelDoorConfig(
     },
     { env: {}, readFile: () => "" },
   );
-  const listen = resolved.server.listen.map((l) => ({ ...l, port: 0 }));
-  return { ...resolved, server: { ...resolved.server, listen } };
+  return onEphemeralPorts(resolved);
 }

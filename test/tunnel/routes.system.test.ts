@@ -7,7 +7,7 @@ import type { GatewayConfig } from "../../src/config/types.js";
 import { createGateway, type Gateway } from "../../src/gateway.js";
 import { silentLogger } from "../../src/log.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import { RecordingFirewall } from "../support/gateway.js";
+import { onEphemeralPorts, RecordingFirewall } from "../support/gateway.js";
 import { exchange } from "../support/raw-exchange.js";
 import { captureLog, selfSigned, startEcho } from "../support/tunnel.js";
 import { waitFor } from "../support/wait.js";
@@ -73,14 +73,7 @@ async function start(tunnel: boolean): Promise<Running> {
     },
     { env: { TOKEN: "t".repeat(32) }, readFile: () => "" },
   );
-  const config: GatewayConfig = {
-    ...resolved,
-    server: {
-      ...resolved.server,
-      listen: resolved.server.listen.map((listen) => ({ ...listen, port: 0 })),
-    },
-    admin: resolved.admin && { ...resolved.admin, listen: { host: "127.0.0.1", port: 0 } },
-  };
+  const config = onEphemeralPorts(resolved);
   const gateway = createGateway(config, {
     log: tunnel ? logs.log : silentLogger(),
     now,

@@ -1,11 +1,10 @@
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveConfig } from "../../src/config/load.js";
-import type { GatewayConfig } from "../../src/config/types.js";
 import { createGateway, type Gateway } from "../../src/gateway.js";
 import { silentLogger } from "../../src/log.js";
 import { MemoryStore } from "../../src/store/memory.js";
-import { RecordingFirewall } from "../support/gateway.js";
+import { onEphemeralPorts, RecordingFirewall } from "../support/gateway.js";
 import { startSshd, type TestSshd } from "../support/sshd.js";
 import { selfSigned } from "../support/tunnel.js";
 
@@ -46,10 +45,7 @@ beforeAll(async () => {
     },
     { env: {}, readFile: () => "" },
   );
-  const config: GatewayConfig = {
-    ...resolved,
-    server: { ...resolved.server, listen: resolved.server.listen.map((l) => ({ ...l, port: 0 })) },
-  };
+  const config = onEphemeralPorts(resolved);
   gateway = createGateway(config, {
     log: silentLogger(),
     now: Date.now,
