@@ -12,12 +12,19 @@ import {
 import { freePort, startRedisServer, type RedisServerHandle } from "../support/redis-server.js";
 import { captureLog, knocker, sleep } from "./support.js";
 
-/** A user per recovery check: each grant uses a TOTP code, which may be used only once. */
+/**
+ * A user per redemption: each uses a TOTP code, which may be used only once. Three
+ * recovery checks, and spares for redemptions that a slow first command after a restart
+ * fails closed (503), after which that user's code may already be claimed.
+ */
 const USERS = new Map([
   ["alice", ALICE_SECRET],
   ["bob", BOB_SECRET],
   ["carol", "KRUGS4ZANFZSAYJAORSXG5BAONSWG4TF"],
   ["dave", "ONSWG4TFOQYTEMZUGU3DOOBZGAYTEMZU"],
+  ["erin", "MVZGS3RAONSWG4TFOQQGC3TEEBWW64TF"],
+  ["frank", "MZZGC3TLEBZWKY3SMV2CAYLOMQQG233S"],
+  ["grace", "M5ZGCY3FEBZWKY3SMV2CAYLOMQQG233S"],
 ]);
 const users = [...USERS];
 
@@ -64,7 +71,11 @@ describe("Redis outage: fail closed, recover by itself", () => {
     return { status: reply.status, ms: performance.now() - started };
   }
 
-  /** Polls until a full knock and redemption work again (the client reconnects by itself). */
+  /**
+   * Polls until a full knock and redemption work again (the client reconnects by itself).
+   * A redemption may still fail closed (503: its commands slow on a loaded machine just
+   * after the restart); it is never anything else, and the next knock must get through.
+   */
   async function expectRecovery(withinMs: number): Promise<void> {
     const deadline = Date.now() + withinMs;
     for (;;) {
@@ -73,8 +84,9 @@ describe("Redis outage: fail closed, recover by itself", () => {
       if (challenge !== undefined) {
         const [user, secret] = users.shift() ?? ["", ""];
         const code = await currentTotp(secret, Date.now());
-        expect((await c.redeem(challenge, { user, code })).status).toBe(200);
-        return;
+        const { status } = await c.redeem(challenge, { user, code });
+        if (status === 200) return;
+        expect(status).toBe(503);
       }
       if (Date.now() > deadline) throw new Error(`no recovery within ${withinMs} ms`);
       await sleep(100);
