@@ -40,6 +40,8 @@ const SERIAL = [
   "test/defences/scanner.system.test.ts",
   // Times the peek (slow-loris) and opens hundreds of connections at once.
   "test/tunnel/peek.system.test.ts",
+  // Times when a silent client is closed, with and without the router, to 250 ms.
+  "test/tunnel/silent.system.test.ts",
   // Times a knock through a delay proxy, and flushes Redis's script cache (server-wide).
   "test/client/knock-pipeline.system.test.ts",
 ];

@@ -248,7 +248,15 @@ function createListener(
   const server =
     listen.tls === undefined
       ? createHttpServer(stranger.serverOptions, handler)
-      : createHttpsServer({ ...stranger.serverOptions, ...tlsOptions(listen.tls) }, handler);
+      : createHttpsServer(
+          {
+            ...stranger.serverOptions,
+            // nginx gives a TLS handshake the header timeout (60 s); Node's default is 120 s.
+            handshakeTimeout: stranger.serverOptions.headersTimeout,
+            ...tlsOptions(listen.tls),
+          },
+          handler,
+        );
   stranger.attach(server, tunnels.upgrades);
   return server;
 }
