@@ -25,14 +25,28 @@ export interface TunnelRequest {
   readonly timeoutMs: number;
 }
 
-/** The gateway answered the upgrade with something other than 101: no live grant, or no such path. */
+/**
+ * The gateway did not open the tunnel: it answered the WebSocket upgrade with something
+ * other than 101, or (TLS route) answered the client's first bytes as its web app. Either
+ * way: no live grant on the door, or the route names no door.
+ */
 export class TunnelRefusedError extends WebknockError {
-  constructor(readonly status: number) {
+  constructor(
+    readonly status: number,
+    route: TunnelRoute["kind"] = "ws",
+    /** What the client had sent on the refused tunnel (TLS route), to send again after a knock. */
+    readonly sent?: Buffer,
+  ) {
     super(
       "ERR_TUNNEL_REFUSED",
-      `The gateway refused the tunnel (HTTP ${status} to the WebSocket upgrade): this address holds no live grant on the door, or the tunnel path is wrong.`,
+      route === "ws"
+        ? `The gateway refused the tunnel (HTTP ${status} to the WebSocket upgrade): this address holds no live grant on the door, or the tunnel path is wrong.`
+        : `The gateway refused the tunnel (its web app answered HTTP ${status} over TLS, where the service should have): this address holds no live grant on the door, or the SNI is not the door's tunnel.sni.`,
       {
-        fix: "Knock again (webknock tunnel --knock), and check the profile's tunnelPath against the door's tunnel.path.",
+        fix:
+          route === "ws"
+            ? "Knock again (webknock tunnel --knock), and check the profile's tunnelPath against the door's tunnel.path."
+            : "Knock again (webknock tunnel --knock), and check the profile's tunnelSni against the door's tunnel.sni.",
       },
     );
   }

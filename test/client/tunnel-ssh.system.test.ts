@@ -20,7 +20,7 @@ import { selfSigned } from "../support/tunnel.js";
 const SNI = "ssh.example.net";
 const WS_PATH = "/t/9f2c1e4b";
 const SEQUENCE = ["/k/a1.png", "/k/b2", "/k/c3"];
-const USERS = ["alice", "bob"];
+const USERS = ["alice", "bob", "carol", "dave"];
 /** The CLI from source, as `webknock` would run (tsx resolved from the repository). */
 const WEBKNOCK = `${process.execPath} --import tsx ${join(process.cwd(), "src/cli/main.ts")}`;
 
@@ -33,6 +33,8 @@ let tls = 0;
 const SECRETS: Record<string, string> = {
   alice: "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
   bob: "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U",
+  carol: "KRUGS4ZANFZSAYJAORSXG5BAONSWG4TF",
+  dave: "ONSWG4TFOQYTEMZUGU3DOOBZGAYTEMZU",
 };
 
 beforeAll(async () => {
@@ -75,10 +77,12 @@ beforeAll(async () => {
     writeFileSync(join(dir, `${user}.secret`), SECRETS[user] ?? "", { mode: 0o600 });
     return `  ${user}:\n    sequence: [${SEQUENCE.join(", ")}]\n    user: ${user}\n    secretFile: ${user}.secret\n`;
   });
+  const sniProfile = (profile: string) =>
+    `${profile}    url: https://127.0.0.1:${String(tls)}\n    tunnelSni: ${SNI}\n    insecure: true\n`;
   writeFileSync(
     join(dir, "client.yaml"),
     `profiles:\n${profiles[0] ?? ""}    url: http://127.0.0.1:${String(plain)}\n    tunnelPath: ${WS_PATH}\n` +
-      `${profiles[1] ?? ""}    url: https://127.0.0.1:${String(tls)}\n    tunnelSni: ${SNI}\n    insecure: true\n`,
+      [1, 2, 3].map((i) => sniProfile(profiles[i] ?? "")).join(""),
   );
 }, 30_000);
 
@@ -109,6 +113,30 @@ function ssh(profile: string) {
   );
 }
 
+/** `webknock tunnel` alone with `input` on its stdin, as ssh would start it. */
+function tunnel(profile: string, input: string, ...flags: string[]) {
+  const [node = "", ...args] = WEBKNOCK.split(" ");
+  return execa(
+    node,
+    [
+      ...args,
+      "tunnel",
+      "--profile",
+      profile,
+      "--client-config",
+      join(dir, "client.yaml"),
+      ...flags,
+    ],
+    {
+      input,
+      reject: false,
+      timeout: 60_000,
+      encoding: "buffer",
+      env: { XDG_STATE_HOME: join(dir, "state") },
+    },
+  );
+}
+
 const connections = () => (sshd.log().match(/Connection from/g) ?? []).length;
 
 describe("ssh with webknock tunnel as the ProxyCommand", () => {
@@ -123,5 +151,33 @@ describe("ssh with webknock tunnel as the ProxyCommand", () => {
     const result = await ssh("bob");
     expect(result.stdout.trim(), result.stderr).toBe("ok");
     expect(result.stderr).toContain("webknock: Opened");
+  }, 100_000);
+
+  it("sees the web app's answer on a TLS tunnel under a revoked grant, knocks, and resends ssh's first bytes", async () => {
+    // Bob's grant is cached (same gateway and door); revoked here, so the gateway hands
+    // the connection to its HTTPS web app, which answers ssh's banner with nginx's 400.
+    expect(await gateway.grants.revoke("ssh", "127.0.0.1")).toBeDefined();
+    const before = connections();
+    const result = await ssh("carol");
+    expect(result.stdout.trim(), result.stderr).toBe("ok");
+    expect(result.stderr).toContain("webknock: Opened");
+    expect(result.stderr).not.toContain("HTTP/1.1");
+    expect(connections() - before).toBe(1);
+  }, 100_000);
+
+  it("exits 3 with the fix, and writes nothing on stdout, when the SNI is not the door's", async () => {
+    const result = await tunnel(
+      "dave",
+      "SSH-2.0-OpenSSH_9.2p1\r\n",
+      "--sni",
+      "www.example.net",
+      "--knock",
+    );
+    expect(result.exitCode, Buffer.from(result.stderr).toString()).toBe(3);
+    expect(result.stdout).toHaveLength(0);
+    expect(Buffer.from(result.stderr).toString()).toContain(
+      "its web app answered HTTP 400 over TLS",
+    );
+    expect(Buffer.from(result.stderr).toString()).toContain("check the profile's tunnelSni");
   }, 100_000);
 });

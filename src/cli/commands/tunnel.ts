@@ -1,7 +1,9 @@
+import type { Duplex, Readable } from "node:stream";
 import type { Command } from "commander";
 import { GrantCache, grantCacheDir } from "../../client/grant-cache.js";
 import { TransportError } from "../../client/http.js";
 import { knock, KnockError, type KnockRequest } from "../../client/knock.js";
+import { firstReply } from "../../client/first-reply.js";
 import { pipeTunnel } from "../../client/pipe.js";
 import type { KnockProfile } from "../../client/profiles.js";
 import { openTunnel, TunnelRefusedError, type TunnelRoute } from "../../client/tunnel.js";
@@ -44,7 +46,8 @@ export function registerTunnelCommands(program: Command, deps: CliDeps): void {
       const { request, profile } = resolveKnock(url, options, deps);
       const route = resolveRoute(options, profile);
       try {
-        const tunnel = await knockAndOpen(request, route, options.knock === true, deps);
+        const { tunnel, first } = await knockAndOpen(request, route, options, deps, io.input);
+        if (first.length > 0) io.output.write(first);
         await pipeTunnel(tunnel, io.input, io.output);
       } catch (error) {
         throw new ExitError(exitFor(error, deps));
@@ -54,17 +57,19 @@ export function registerTunnelCommands(program: Command, deps: CliDeps): void {
 
 /**
  * Opens the tunnel under the cached grant, or after a knock. Knows a grant is live from
- * the grant cache (the gateway's own answer, kept in a 0600 file); a WebSocket tunnel the
- * gateway refuses anyway (a revoke, a new address) gets one knock and one more try. A
- * TLS tunnel cannot be refused visibly (without a grant it reaches the knock app), so
- * there the cache alone decides.
+ * the grant cache (the gateway's own answer, kept in a 0600 file); a tunnel the gateway
+ * refuses anyway (a revoke, a new address) gets one knock and one more try. The WebSocket
+ * route is refused at the upgrade; the TLS route by the web app's answer to the client's
+ * first bytes (firstReply), which are sent again on the new tunnel. Resolves with the
+ * tunnel and the service's first bytes, already read.
  */
 async function knockAndOpen(
   request: KnockRequest & { readonly url: string; readonly timeoutMs: number },
   route: TunnelRoute,
-  forceKnock: boolean,
+  options: TunnelOptions,
   deps: CliDeps,
-) {
+  input: Readable,
+): Promise<{ tunnel: Duplex; first: Buffer }> {
   const identity = JSON.stringify({
     origin: new URL(request.url).origin,
     door:
@@ -81,24 +86,32 @@ async function knockAndOpen(
     state.knocked = true;
     deps.stderr.write(`webknock: ${describeGrant(grant)}`);
   };
-  if (forceKnock || cache.live(deps.now()) === undefined) await knockNow();
-  const open = () =>
-    openTunnel({
+  if (options.knock === true || cache.live(deps.now()) === undefined) await knockNow();
+  const open = async (replay: Buffer) => {
+    const tunnel = await openTunnel({
       url: new URL(request.url),
       route,
       insecure: request.insecure,
       proxy: request.proxy,
       timeoutMs: request.timeoutMs,
     });
+    const first = route.kind === "sni" ? await firstReply(tunnel, input, replay) : NOTHING;
+    return { tunnel, first };
+  };
   try {
-    return await open();
+    return await open(NOTHING);
   } catch (error) {
-    if (!(error instanceof TunnelRefusedError) || state.knocked) throw error;
+    // Bytes sent on a refused TLS tunnel past what firstReply keeps cannot be sent again.
+    const sent = error instanceof TunnelRefusedError ? (error.sent ?? NOTHING) : undefined;
+    const lost = error instanceof TunnelRefusedError && route.kind === "sni" && !error.sent;
+    if (sent === undefined || lost || state.knocked) throw error;
     cache.forget();
     await knockNow();
-    return open();
+    return open(sent);
   }
 }
+
+const NOTHING = Buffer.alloc(0);
 
 /** --ws or --sni (flags win over the profile's tunnelPath or tunnelSni), checked. */
 function resolveRoute(options: TunnelOptions, profile: KnockProfile): TunnelRoute {
