@@ -63,7 +63,7 @@ export class TunnelRegistry {
     private readonly metrics: TunnelMetrics,
     private readonly now: Clock,
     private readonly connect: Connector = (to) =>
-      netConnect({ host: to.host, port: to.port, allowHalfOpen: true }),
+      netConnect({ host: to.host, port: to.port, allowHalfOpen: true, noDelay: true }),
   ) {}
 
   /** Open tunnels now. */
