@@ -1,6 +1,6 @@
 import type { DoorConfig } from "../config/types.js";
 import { UnsafeValueError } from "../errors.js";
-import type { FirewallAdapter, FirewallRule } from "../firewall/types.js";
+import type { FirewallAdapter } from "../firewall/types.js";
 import { assertRule } from "../firewall/validate.js";
 import { canonicalIp } from "../net/ip.js";
 import { grantId, type GrantRecord, type KnockStore } from "../store/types.js";
@@ -10,7 +10,8 @@ import type { GrantEventSink, HostState } from "../fleet/publisher.js";
 import { includesLocal, LOCAL_HOST, remoteHosts } from "../fleet/keys.js";
 import { closeTokenMatches, hashCloseToken, newCloseToken } from "./close-token.js";
 import { KeyQueue } from "./key-queue.js";
-import { canonical, keyOf, localRulesOf, neededUntil, rulesOf } from "./grant-rules.js";
+import { canonical, rulesOf } from "./grant-rules.js";
+import { LocalRules } from "./local-rules.js";
 
 /** A grant as `open` hands it out: the record, and the close token that was given with it. */
 export interface OpenedGrant {
@@ -30,17 +31,15 @@ export interface OpenedGrant {
  * file). The second is what makes a restart safe: a gateway whose store was in memory (or
  * lost) adopts the live rules it finds at start-up and closes each at its own expiry.
  *
- * One kernel rule per (IP, port) serves every grant of that IP that opens the port (one
- * per door): it carries the latest of their expiries, and closing one grant (expiry,
- * revoke, close) keeps the rule while another live grant still needs it. The store is
- * asked which grants those are, so this holds across restarts and gateways.
+ * One kernel rule per (IP, port) serves every grant of that IP that opens the port
+ * (src/knock/local-rules.ts keeps them).
  */
 export class GrantManager {
   private readonly queue = new KeyQueue();
   /** Latest expiry this process opened per door and IP; a sweep of an older grant skips it. */
   private readonly latestExpiry = new Map<string, number>();
-  /** Latest expiry this process wrote per rule (`ip proto/port`), whichever door it was for. */
-  private readonly latestRule = new Map<string, number>();
+  /** This host's kernel rules for the grants (shared per IP and port across doors). */
+  private readonly rules: LocalRules;
   private timer: NodeJS.Timeout | undefined;
   /** Called on every revoke (src/tunnel closes the IP's tunnels through the door). */
   private readonly revokeListeners: ((door: string, ip: string) => void)[] = [];
@@ -54,8 +53,12 @@ export class GrantManager {
     /** Where grants for other hosts go (src/fleet); absent when no door names one. */
     private readonly sink: GrantEventSink | undefined,
     /** Every door's name, read on each call (a reload may change them). */
-    private readonly doorNames: () => readonly string[],
-  ) {}
+    doorNames: () => readonly string[],
+  ) {
+    this.rules = new LocalRules(store, firewall, now, log, doorNames, (ip, task) =>
+      this.serial(ip, task),
+    );
+  }
 
   /**
    * Opens the door's ports for `ip` (or refreshes their expiry) and records the grant,
@@ -83,13 +86,7 @@ export class GrantManager {
       // only makes the sweeper close a rule that is not there (idempotent).
       await this.store.putGrant(grant);
       await this.announce("opened", grant);
-      const others = await this.othersOf(grant);
-      for (const rule of localRulesOf(grant)) {
-        // Never shorten a rule another door's longer grant holds open.
-        const expiresAt = Math.max(rule.expiresAt, neededUntil(others, rule) ?? 0);
-        await this.firewall.open({ ...rule, expiresAt });
-        this.latestRule.set(keyOf(rule), expiresAt);
-      }
+      await this.rules.apply(grant);
       this.latestExpiry.set(grantId(door.name, ip), grant.expiresAt);
     });
     return { grant, closeToken };
@@ -166,45 +163,11 @@ export class GrantManager {
   ): Promise<GrantRecord | undefined> {
     const grant = await this.store.removeGrant(doorName, ip, closeHash);
     if (grant) {
-      await this.release(grant, false);
+      await this.rules.release(grant, false);
       await this.announce("revoked", grant);
     }
     this.latestExpiry.delete(grantId(doorName, ip));
     return grant;
-  }
-
-  /**
-   * Closes the local rules of a grant that is gone from the store, except those another
-   * live grant of the IP still needs: those stay, with the latest expiry among the grants
-   * that need them (shortened if the gone grant held the latest). A sweep (`sweeping`)
-   * also leaves a rule this process refreshed since. Runs inside the IP's queue.
-   */
-  private async release(grant: GrantRecord, sweeping: boolean): Promise<void> {
-    const others = await this.othersOf(grant);
-    for (const rule of localRulesOf(grant)) {
-      const needed = neededUntil(others, rule);
-      if (needed === undefined) {
-        if (sweeping) await this.closeUnlessRefreshed(rule);
-        else {
-          await this.firewall.close(rule);
-          this.latestRule.delete(keyOf(rule));
-        }
-      } else if (needed < rule.expiresAt) {
-        // The kernel holds this grant's later expiry: bring it back to what is still needed.
-        await this.firewall.open({ ...rule, expiresAt: needed });
-        this.latestRule.set(keyOf(rule), needed);
-      }
-    }
-  }
-
-  /** The live grants of the same IP on other doors that open ports on this host. */
-  private async othersOf(grant: GrantRecord): Promise<GrantRecord[]> {
-    const doors = this.doorNames().filter((name) => name !== grant.door);
-    if (doors.length === 0 || localRulesOf(grant).length === 0) return [];
-    const now = this.now();
-    return (await this.store.grantsOf(grant.ip, doors)).filter(
-      (other) => other.expiresAt > now && includesLocal(other.hosts),
-    );
   }
 
   /**
@@ -215,7 +178,7 @@ export class GrantManager {
   async sweep(): Promise<number> {
     const grants = await this.sweepStore();
     if (this.firewall.kernelRemovesExpired) return grants;
-    return grants + (await this.sweepListed()).closed;
+    return grants + (await this.rules.sweepListed()).closed;
   }
 
   /**
@@ -225,7 +188,7 @@ export class GrantManager {
    * the store was in memory and is gone.
    */
   async reconcile(): Promise<{ closed: number; adopted: number }> {
-    const result = await this.sweepListed();
+    const result = await this.rules.sweepListed();
     // The kernel part above needs no store; a store outage must not stop it.
     await this.sweepStore().catch((error: unknown) => {
       this.log.error({ err: error }, "sweep at reconcile failed; the sweeper retries");
@@ -278,7 +241,7 @@ export class GrantManager {
         if ((this.latestExpiry.get(key) ?? 0) > grant.expiresAt) return;
         this.latestExpiry.delete(key);
         // Remote hosts close by themselves (kernel expiry or their agent's sweeper).
-        await this.release(grant, true);
+        await this.rules.release(grant, true);
       });
       this.log.info(
         { event: "expire", door: grant.door, ip: grant.ip, user: grant.user },
@@ -286,39 +249,6 @@ export class GrantManager {
       );
     }
     return expired.length;
-  }
-
-  /**
-   * Closes every rule the firewall lists past its own expiry; counts the live ones. The
-   * listing is the kernel's (or the state file's) word, so this needs no store record.
-   */
-  private async sweepListed(): Promise<{ closed: number; adopted: number }> {
-    const rules = await this.firewall.list();
-    let closed = 0;
-    for (const rule of rules) {
-      if (rule.expiresAt > this.now()) continue;
-      const done = await this.serial(rule.ip, () => this.closeUnlessRefreshed(rule));
-      if (!done) continue;
-      closed++;
-      this.log.info(
-        { event: "expire", ip: rule.ip, port: `${rule.proto}/${rule.port}`, source: "listing" },
-        "rule past its listed expiry closed",
-      );
-    }
-    return { closed, adopted: rules.length - closed };
-  }
-
-  /**
-   * Closes `rule` unless this process wrote it with a later, still future expiry since (a
-   * re-knock after the listing was read, or another door's grant on the same port): the
-   * kernel then holds that later expiry. Runs inside the IP's queue. True if closed.
-   */
-  private async closeUnlessRefreshed(rule: FirewallRule): Promise<boolean> {
-    const key = keyOf(rule);
-    if ((this.latestRule.get(key) ?? 0) > this.now()) return false;
-    this.latestRule.delete(key);
-    await this.firewall.close(rule);
-    return true;
   }
 
   /** Runs `task` in the queue of `ip` (its canonical form, as the firewall lists it). */
