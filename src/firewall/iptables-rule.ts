@@ -43,15 +43,13 @@ export function datestopOf(expiresAt: number): string {
 
 /**
  * The match-and-target part of a grant rule, the same for `-I` and `-D` (iptables deletes
- * by exact spec, comment included). `datestop` defaults to the rule's own; a rule read back
+ * by exact spec, comment included). `stop` defaults to the rule's own; a rule read back
  * is deleted with the stop it was printed with, and `null` spells a rule written before
  * grants had a time match (no `-m time`), which `list()` still reads so it gets closed.
  */
-export function grantRuleSpec(
-  rule: FirewallRule,
-  datestop: string | null = datestopOf(assertRule(rule).expiresAt),
-): string[] {
+export function grantRuleSpec(rule: FirewallRule, stop?: string | null): string[] {
   const safe = assertRule(rule);
+  const datestop = stop === undefined ? datestopOf(safe.expiresAt) : stop;
   if (datestop !== null && !DATESTOP.test(datestop)) {
     throw new UnsafeValueError("time match stop", datestop);
   }

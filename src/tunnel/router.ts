@@ -58,11 +58,10 @@ export function createConnectionRouter(deps: RouterDeps): Router {
     server.close();
   });
   router.on("connection", (socket: Socket) => {
-    const acceptedAt = performance.now();
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     peek(socket, limits, wants, (peeked, bytes) => {
-      void dispatch(deps, socket, peeked, bytes, acceptedAt);
+      void dispatch(deps, socket, peeked, bytes);
     });
   });
   return Object.assign(router, {
@@ -122,13 +121,7 @@ function peek(
   socket.on("error", onError);
 }
 
-async function dispatch(
-  deps: RouterDeps,
-  socket: Socket,
-  peeked: Peeked,
-  bytes: Buffer,
-  acceptedAt: number,
-) {
+async function dispatch(deps: RouterDeps, socket: Socket, peeked: Peeked, bytes: Buffer) {
   const route = tunnelFor(deps, peeked);
   if (route !== undefined) {
     const ip = canonicalIp(socket.remoteAddress);
@@ -167,23 +160,27 @@ async function dispatch(
   // Everything else is the server's, bytes and all: it answers as if nothing had looked.
   socket.unshift(bytes);
   unpause(socket);
-  if (bytes.length === 0) closeIfSilent(socket, deps.server.headersTimeout, acceptedAt);
+  // A socket with no bytes is handed over only when the peek time ran out.
+  if (bytes.length === 0) {
+    closeIfSilent(socket, deps.server.headersTimeout - deps.limits.peekTimeoutMs);
+  }
   deps.server.emit("connection", socket);
 }
 
 /**
  * The server's header clock starts when it is handed a connection, but nginx's starts at
  * accept: a client silent through the peek would otherwise be closed the peek time later
- * than nginx closes it, which a prober could time. This closes a connection that is still
- * silent at accept + the header timeout, as the server would have (its own clock, later,
- * then finds nothing to do). A client that spoke in the meantime is the server's alone.
+ * than nginx closes it, which a prober could time. This closes a connection still silent
+ * `leftMs` after the hand-over (the header timeout less the peek), as the server would
+ * have (its own clock, later, then finds nothing to do). A client that spoke in the
+ * meantime is the server's alone.
  */
-function closeIfSilent(socket: Socket, headerTimeoutMs: number, acceptedAt: number): void {
+function closeIfSilent(socket: Socket, leftMs: number): void {
   const timer = setTimeout(
     () => {
       if (socket.bytesRead === 0) socket.destroy();
     },
-    Math.max(0, headerTimeoutMs - (performance.now() - acceptedAt)),
+    Math.max(0, leftMs),
   );
   timer.unref();
   socket.once("close", () => {

@@ -46,7 +46,13 @@ export function registerTunnelCommands(program: Command, deps: CliDeps): void {
       const { request, profile } = resolveKnock(url, options, deps);
       const route = resolveRoute(options, profile);
       try {
-        const { tunnel, first } = await knockAndOpen(request, route, options, deps, io.input);
+        const { tunnel, first } = await knockAndOpen(
+          request,
+          route,
+          options.knock === true,
+          deps,
+          io.input,
+        );
         if (first.length > 0) io.output.write(first);
         await pipeTunnel(tunnel, io.input, io.output);
       } catch (error) {
@@ -66,7 +72,7 @@ export function registerTunnelCommands(program: Command, deps: CliDeps): void {
 async function knockAndOpen(
   request: KnockRequest & { readonly url: string; readonly timeoutMs: number },
   route: TunnelRoute,
-  options: TunnelOptions,
+  forceKnock: boolean,
   deps: CliDeps,
   input: Readable,
 ): Promise<{ tunnel: Duplex; first: Buffer }> {
@@ -86,7 +92,7 @@ async function knockAndOpen(
     state.knocked = true;
     deps.stderr.write(`webknock: ${describeGrant(grant)}`);
   };
-  if (options.knock === true || cache.live(deps.now()) === undefined) await knockNow();
+  if (forceKnock || cache.live(deps.now()) === undefined) await knockNow();
   const open = async (replay: Buffer) => {
     const tunnel = await openTunnel({
       url: new URL(request.url),
@@ -101,13 +107,13 @@ async function knockAndOpen(
   try {
     return await open(NOTHING);
   } catch (error) {
+    if (!(error instanceof TunnelRefusedError) || state.knocked) throw error;
     // Bytes sent on a refused TLS tunnel past what firstReply keeps cannot be sent again.
-    const sent = error instanceof TunnelRefusedError ? (error.sent ?? NOTHING) : undefined;
-    const lost = error instanceof TunnelRefusedError && route.kind === "sni" && !error.sent;
-    if (sent === undefined || lost || state.knocked) throw error;
+    const replay = route.kind === "sni" ? error.sent : NOTHING;
+    if (replay === undefined) throw error;
     cache.forget();
     await knockNow();
-    return open(sent);
+    return open(replay);
   }
 }
 
