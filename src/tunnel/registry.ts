@@ -1,10 +1,11 @@
-import { connect as netConnect, type Socket } from "node:net";
+import { connect as netConnect, type OnReadOpts, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Clock } from "../clock.js";
 import type { TunnelLimits } from "../config/types.js";
 import type { Logger } from "../log.js";
 import type { RefusalReason, TunnelMetrics } from "./metrics.js";
 import { proxyV2Header, type Endpoint } from "./proxy-v2.js";
+import { adoptSocket, copyReads } from "./pump.js";
 
 /** How a tunnel was asked for. */
 export type TunnelRoute = "ssh" | "sni" | "websocket";
@@ -33,11 +34,16 @@ export interface TunnelRequest {
   readonly destination: Endpoint;
 }
 
-/** Connects to a tunnel's target; net.connect unless a test says otherwise. */
-export type Connector = (to: { host: string; port: number }) => Socket;
+/**
+ * Connects to a tunnel's target, its reads going to `onread`; net.connect unless a test
+ * says otherwise.
+ */
+export type Connector = (to: { host: string; port: number }, onread: OnReadOpts) => Socket;
 
 interface Tunnel {
   readonly request: TunnelRequest;
+  /** The client's stream: `request.client`, or the socket that took over its connection. */
+  readonly client: Duplex;
   readonly target: Socket;
   readonly openedAt: number;
   /** The grant's expiry as last seen (a re-knock moves it). */
@@ -49,9 +55,10 @@ interface Tunnel {
 }
 
 /**
- * Every open tunnel: enforces the limits (per IP, in total, idle), pipes both ways with
- * backpressure (`pipe` pauses the faster side; nothing is buffered past the streams' own
- * high-water marks), closes an IP's tunnels on revoke, and audits open and close.
+ * Every open tunnel: enforces the limits (per IP, in total, idle), copies both ways with
+ * backpressure (src/tunnel/pump.ts: one read buffer in flight each way; a TLS or
+ * WebSocket client's side is piped, which pauses it while the target's buffer is full),
+ * closes an IP's tunnels on revoke, and audits open and close.
  */
 export class TunnelRegistry {
   private readonly tunnels = new Set<Tunnel>();
@@ -62,8 +69,8 @@ export class TunnelRegistry {
     private readonly log: Logger,
     private readonly metrics: TunnelMetrics,
     private readonly now: Clock,
-    private readonly connect: Connector = (to) =>
-      netConnect({ host: to.host, port: to.port, allowHalfOpen: true, noDelay: true }),
+    private readonly connect: Connector = (to, onread) =>
+      netConnect({ host: to.host, port: to.port, allowHalfOpen: true, noDelay: true, onread }),
   ) {}
 
   /** Open tunnels now. */
@@ -83,7 +90,7 @@ export class TunnelRegistry {
   }
 
   /**
-   * Opens a tunnel: connects to the target and pipes both ways until both sides have
+   * Opens a tunnel: connects to the target and copies both ways until both sides have
    * ended, either fails, or it idles past the limit. Returns false, having destroyed the
    * client, when the limits refuse it (checked again here: the grant lookup was async).
    */
@@ -94,10 +101,37 @@ export class TunnelRegistry {
       request.client.destroy();
       return false;
     }
-    const { client } = request;
-    const target = this.connect(request.to);
+    const up = (bytes: number) => {
+      tunnel.up += bytes;
+      this.metrics.bytes(request.door, "up", bytes);
+      idle.refresh();
+    };
+    const down = (bytes: number) => {
+      tunnel.down += bytes;
+      this.metrics.bytes(request.door, "down", bytes);
+      idle.refresh();
+    };
+    const target = this.connect(
+      request.to,
+      copyReads(
+        () => target,
+        () => client,
+        down,
+      ),
+    );
+    if (request.proxyProtocol) target.write(proxyV2Header(request.source, request.destination));
+    const adopted = adoptSocket(
+      request.client,
+      copyReads(
+        () => client,
+        () => target,
+        up,
+      ),
+    );
+    const client: Duplex = adopted?.socket ?? request.client;
     const tunnel: Tunnel = {
       request,
+      client,
       target,
       openedAt: this.now(),
       grantExpiresAt: request.grantExpiresAt,
@@ -119,21 +153,21 @@ export class TunnelRegistry {
       tunnel.close("idle");
     }, this.limits.idleTimeoutMs);
     idle.unref();
-    client.on("data", (chunk: Buffer) => {
-      tunnel.up += chunk.length;
-      this.metrics.bytes(request.door, "up", chunk.length);
-      idle.refresh();
-    });
-    target.on("data", (chunk: Buffer) => {
-      tunnel.down += chunk.length;
-      this.metrics.bytes(request.door, "down", chunk.length);
-      idle.refresh();
-    });
-    if (request.proxyProtocol) target.write(proxyV2Header(request.source, request.destination));
-    // pipe() ends the other side's writable half when one side ends, and pauses the
-    // source while the destination's buffer is full: backpressure both ways.
-    client.pipe(target);
-    target.pipe(client);
+    // A side that ends ends the other's writable half (half-close passes through).
+    target.once("end", () => client.end());
+    if (adopted === undefined) {
+      // pipe() pauses the client while the target's buffer is full, and ends it after.
+      client.on("data", (chunk: Buffer) => {
+        up(chunk.length);
+      });
+      client.pipe(target);
+    } else {
+      for (const chunk of adopted.pending) {
+        up(chunk.length);
+        target.write(chunk);
+      }
+      client.once("end", () => target.end());
+    }
     let open = 2;
     const closedOne = () => {
       if (--open === 0) tunnel.close("end");
@@ -212,7 +246,7 @@ export class TunnelRegistry {
     if (tunnel.closed) return;
     tunnel.closed = true;
     const { request } = tunnel;
-    request.client.destroy();
+    tunnel.client.destroy();
     tunnel.target.destroy();
     this.tunnels.delete(tunnel);
     const left = (this.perIp.get(request.ip) ?? 1) - 1;

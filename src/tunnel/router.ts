@@ -151,7 +151,6 @@ async function dispatch(deps: RouterDeps, socket: Socket, peeked: Peeked, bytes:
         source: { address: socket.remoteAddress ?? ip, port: socket.remotePort ?? 0 },
         destination: { address: socket.localAddress ?? "", port: socket.localPort ?? 0 },
       });
-      client.resume();
       return;
     }
     deps.tunnels.refuse("no-grant", { door: route.door.name, ip: ip ?? "", route: route.kind });
