@@ -40,6 +40,7 @@ export const ROW_IDS = [
   "8.resync",
   "8.stream",
   "9.tunnel",
+  "9.copy",
   "9.latency",
   "9.decoy",
   "10.open",

@@ -7,6 +7,7 @@
  * - `SSH-2.0-wkbench echo\r\n`: echo every byte back (round trips).
  */
 import { createServer, type Socket } from "node:net";
+import { adoptSocket } from "../src/tunnel/pump.js";
 
 const LINE = /^SSH-2\.0-wkbench (sink (\d+)|echo)\r\n/;
 
@@ -30,18 +31,35 @@ function serve(socket: Socket): void {
       if (rest.length > 0) socket.write(rest);
       socket.pipe(socket);
     } else {
-      let left = Number(match[2]) - rest.length;
-      const counted = () => {
-        if (left <= 0) socket.write("done\n");
-      };
-      socket.on("data", (chunk: Buffer) => {
-        left -= chunk.length;
-        counted();
-      });
-      counted();
+      sink(socket, Number(match[2]) - rest.length);
     }
   };
   socket.on("data", onHead);
+}
+
+/**
+ * Reads `left` more bytes into one reused buffer (as the gateway's tunnel does), then
+ * answers `done`: a service that never makes the copy in front of it look fast by being
+ * slow itself (a pipe()-style read allocates per read, and its speed varies with GC).
+ */
+function sink(socket: Socket, left: number): void {
+  const done = () => {
+    if (left <= 0) reader.write("done\n");
+  };
+  const buffer = Buffer.allocUnsafe(64 * 1024);
+  const adopted = adoptSocket(socket, {
+    buffer,
+    callback: (bytes) => {
+      left -= bytes;
+      done();
+      return true;
+    },
+  });
+  if (adopted === undefined) throw new Error("the sink expects a plain TCP socket");
+  const reader = adopted.socket;
+  reader.on("error", () => reader.destroy());
+  for (const chunk of adopted.pending) left -= chunk.length;
+  done();
 }
 
 /** Listens on 127.0.0.1:`port` with Nagle off (as the gateway's own sockets are). */

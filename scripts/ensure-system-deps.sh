@@ -7,13 +7,14 @@
 # systemd-analyze scores the hardened unit; setpriv runs the CLI with only its capabilities.
 # tini: the compose test runs the Docker image's start command, tini included.
 # openssh: the tunnel tests run a real sshd (in a namespace) and the ssh client through 443.
+# haproxy: the benchmark's reference relay for the tunnel's copy (row 9.copy).
 set -euo pipefail
 declare -A need=(
   [redis-server]=redis-server [iptables]=iptables [ipset]=ipset [nft]=nftables
   [ip]=iproute2 [conntrack]=conntrack [oathtool]=oathtool [chromium]=chromium
   [curl]=curl [openssl]=openssl [nginx]=nginx-light [redis-sentinel]=redis-sentinel
   [systemd-analyze]=systemd [setpriv]=util-linux [tini]=tini
-  [sshd]=openssh-server [ssh]=openssh-client
+  [sshd]=openssh-server [ssh]=openssh-client [haproxy]=haproxy
 )
 missing=()
 for bin in "${!need[@]}"; do
