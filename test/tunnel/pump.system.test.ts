@@ -145,6 +145,33 @@ describe("the tunnel's copy", () => {
     client.destroy();
   });
 
+  it("moves an accepted plain TCP socket onto the reused buffer", async () => {
+    // Node's internals could change under adoptSocket: then tunnels would fall back to
+    // pipe() and its per-read allocation without a word. This says so at once.
+    const reads: string[] = [];
+    let adopted: ReturnType<typeof adoptSocket>;
+    let accepted = false;
+    const port = await listen((socket) => {
+      accepted = true;
+      const buffer = Buffer.alloc(READ_BUFFER_BYTES);
+      adopted = adoptSocket(socket, {
+        buffer,
+        callback: (bytes) => {
+          reads.push(buffer.subarray(0, bytes).toString());
+          return true;
+        },
+      });
+    });
+    const client = connect({ port, host: "127.0.0.1" });
+    await waitFor("the connection", () => accepted);
+    expect(adopted).toBeDefined();
+    client.write("hello");
+    await waitFor("the read", () => reads.join("") === "hello");
+    expect(adopted?.socket.remotePort).toBe(client.localPort);
+    client.destroy();
+    adopted?.socket.destroy();
+  });
+
   it("leaves TLS and WebSocket streams to the usual reads", () => {
     const onread = copyReads(
       () => new PassThrough(),
