@@ -84,3 +84,61 @@ export function adoptSocket(client: Duplex, onread: OnReadOpts): Adopted | undef
   client.destroy();
   return { socket, pending };
 }
+
+/** Both ends of a tunnel's copy. */
+export interface CopyEnds {
+  /** The client's stream: the one given, or the socket that took over its connection. */
+  readonly client: Duplex;
+  readonly target: Socket;
+}
+
+/** Called with the size of each chunk copied, per direction (up: client to target). */
+export interface CopyCounters {
+  readonly up: (bytes: number) => void;
+  readonly down: (bytes: number) => void;
+}
+
+/**
+ * Connects to the target and copies both ways with backpressure: the target's reads and
+ * a plain TCP client's through reused buffers, a TLS or WebSocket client's through
+ * pipe(). `preamble` (a PROXY header) reaches the target before any client byte; a side
+ * that ends ends the other's writable half (half-close passes through).
+ */
+export function startCopy(
+  client: Duplex,
+  connect: (onread: OnReadOpts) => Socket,
+  counted: CopyCounters,
+  preamble?: Buffer,
+): CopyEnds {
+  const target = connect(
+    copyReads(
+      () => target,
+      () => ends.client,
+      counted.down,
+    ),
+  );
+  if (preamble !== undefined) target.write(preamble);
+  const adopted = adoptSocket(
+    client,
+    copyReads(
+      () => ends.client,
+      () => target,
+      counted.up,
+    ),
+  );
+  const ends: CopyEnds = { client: adopted?.socket ?? client, target };
+  target.once("end", () => ends.client.end());
+  if (adopted === undefined) {
+    client.on("data", (chunk: Buffer) => {
+      counted.up(chunk.length);
+    });
+    client.pipe(target);
+  } else {
+    for (const chunk of adopted.pending) {
+      counted.up(chunk.length);
+      target.write(chunk);
+    }
+    adopted.socket.once("end", () => target.end());
+  }
+  return ends;
+}

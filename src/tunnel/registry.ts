@@ -5,7 +5,7 @@ import type { TunnelLimits } from "../config/types.js";
 import type { Logger } from "../log.js";
 import type { RefusalReason, TunnelMetrics } from "./metrics.js";
 import { proxyV2Header, type Endpoint } from "./proxy-v2.js";
-import { adoptSocket, copyReads } from "./pump.js";
+import { startCopy, type CopyEnds } from "./pump.js";
 
 /** How a tunnel was asked for. */
 export type TunnelRoute = "ssh" | "sni" | "websocket";
@@ -48,8 +48,8 @@ interface Tunnel {
   readonly openedAt: number;
   /** The grant's expiry as last seen (a re-knock moves it). */
   grantExpiresAt: number;
-  up: number;
-  down: number;
+  /** Bytes copied so far, client to target (up) and back (down). */
+  readonly bytes: { up: number; down: number };
   closed: boolean;
   close(reason: CloseReason): void;
 }
@@ -101,42 +101,37 @@ export class TunnelRegistry {
       request.client.destroy();
       return false;
     }
-    const up = (bytes: number) => {
-      tunnel.up += bytes;
-      this.metrics.bytes(request.door, "up", bytes);
+    const bytes = { up: 0, down: 0 };
+    const idle = setTimeout(() => {
+      tunnel.close("idle");
+    }, this.limits.idleTimeoutMs);
+    idle.unref();
+    const counter = (direction: "up" | "down") => (count: number) => {
+      bytes[direction] += count;
+      this.metrics.bytes(request.door, direction, count);
       idle.refresh();
     };
-    const down = (bytes: number) => {
-      tunnel.down += bytes;
-      this.metrics.bytes(request.door, "down", bytes);
-      idle.refresh();
-    };
-    const target = this.connect(
-      request.to,
-      copyReads(
-        () => target,
-        () => client,
-        down,
-      ),
-    );
-    if (request.proxyProtocol) target.write(proxyV2Header(request.source, request.destination));
-    const adopted = adoptSocket(
-      request.client,
-      copyReads(
-        () => client,
-        () => target,
-        up,
-      ),
-    );
-    const client: Duplex = adopted?.socket ?? request.client;
+    let ends: CopyEnds;
+    try {
+      ends = startCopy(
+        request.client,
+        (onread) => this.connect(request.to, onread),
+        { up: counter("up"), down: counter("down") },
+        request.proxyProtocol ? proxyV2Header(request.source, request.destination) : undefined,
+      );
+    } catch (error) {
+      // No tunnel for the timer to close: a connector that threw (a test's) opened none.
+      clearTimeout(idle);
+      throw error;
+    }
+    const { client, target } = ends;
     const tunnel: Tunnel = {
       request,
       client,
       target,
       openedAt: this.now(),
       grantExpiresAt: request.grantExpiresAt,
-      up: 0,
-      down: 0,
+      bytes,
       closed: false,
       close: (reason) => {
         this.finish(tunnel, reason);
@@ -149,25 +144,6 @@ export class TunnelRegistry {
       { event: "tunnel-open", ...this.who(request), route: request.route },
       "tunnel opened",
     );
-    const idle = setTimeout(() => {
-      tunnel.close("idle");
-    }, this.limits.idleTimeoutMs);
-    idle.unref();
-    // A side that ends ends the other's writable half (half-close passes through).
-    target.once("end", () => client.end());
-    if (adopted === undefined) {
-      // pipe() pauses the client while the target's buffer is full, and ends it after.
-      client.on("data", (chunk: Buffer) => {
-        up(chunk.length);
-      });
-      client.pipe(target);
-    } else {
-      for (const chunk of adopted.pending) {
-        up(chunk.length);
-        target.write(chunk);
-      }
-      client.once("end", () => target.end());
-    }
     let open = 2;
     const closedOne = () => {
       if (--open === 0) tunnel.close("end");
@@ -178,7 +154,7 @@ export class TunnelRegistry {
       tunnel.close("error");
     });
     target.on("error", (error: Error & { code?: string }) => {
-      if (tunnel.up === 0 && tunnel.down === 0) this.metrics.refused("target");
+      if (bytes.up === 0 && bytes.down === 0) this.metrics.refused("target");
       this.log.warn(
         { event: "tunnel-target-error", door: request.door, code: error.code },
         "tunnel target failed",
@@ -259,8 +235,8 @@ export class TunnelRegistry {
         ...this.who(request),
         route: request.route,
         reason,
-        bytesUp: tunnel.up,
-        bytesDown: tunnel.down,
+        bytesUp: tunnel.bytes.up,
+        bytesDown: tunnel.bytes.down,
         durationMs: this.now() - tunnel.openedAt,
       },
       "tunnel closed",
