@@ -4,10 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { currentTotp } from "../../src/knock/totp.js";
+import { DEFAULT_PREFIX_LENGTHS, subjectOf } from "../../src/net/prefix.js";
+import { redisKeys } from "../../src/store/keys.js";
 import { createRedisClient, RedisStore } from "../../src/store/redis.js";
 import { knocker } from "../defences/support.js";
 import { ALICE_SECRET, BOB_SECRET, SEQUENCE } from "../support/gateway.js";
 import { spawnCli, type CliProcess } from "../support/spawn-cli.js";
+import { waitFor } from "../support/wait.js";
 
 const [FIRST, SECOND, LAST] = SEQUENCE;
 
@@ -16,6 +19,13 @@ const [FIRST, SECOND, LAST] = SEQUENCE;
  * state in Redis, so the steps may alternate between gateways, and a gateway killed
  * (SIGKILL) mid-knock costs the knocker nothing: the other completes it. Both firewalls
  * are the dry-run one; what is checked is the state both share.
+ *
+ * An intermediate step is answered before it is recorded (its timing is a random
+ * path's), so across gateways a step must land before the next one arrives. A real
+ * client's next request is a network round trip later, far longer than the record's one
+ * Redis round trip; on loopback the next request can come first (a freshly started
+ * gateway's first script call takes a NOSCRIPT and an EVAL), so the steps here wait for
+ * their record, as a client's round trip would.
  */
 describe("two gateways on one Redis", () => {
   const prefix = `two:${randomUUID().slice(0, 8)}:`;
@@ -25,6 +35,18 @@ describe("two gateways on one Redis", () => {
   let portA = 0;
   let portB = 0;
   const store = new RedisStore(createRedisClient(inject("redisUrl")), prefix);
+  const reader = createRedisClient(inject("redisUrl"), { enableOfflineQueue: true });
+
+  /** GET of an intermediate step, resolved once the gateway has recorded it in Redis. */
+  async function recordedStep(knock: ReturnType<typeof knocker>, path: string, ip: string) {
+    const key = redisKeys(prefix).progress(subjectOf(ip, DEFAULT_PREFIX_LENGTHS), "ssh", ip);
+    const before = await reader.get(key);
+    const reply = await knock.get(path);
+    await waitFor(`the step ${path} from ${ip} in Redis`, async () => {
+      return (await reader.get(key)) !== before;
+    });
+    return reply;
+  }
 
   /** Starts `webknock serve` and resolves its listening port. */
   async function serve(file: string): Promise<[CliProcess, number]> {
@@ -54,6 +76,10 @@ users:
     [a, portA] = first;
     [b, portB] = second;
     await store.connect();
+    // Each gateway's first steps pay for loading its scripts into Redis and for the JIT:
+    // a walk each from an address the tests do not use, so theirs do not.
+    await knocker(() => portA, "198.51.100.250").walk();
+    await knocker(() => portB, "198.51.100.251").walk();
   }, 60_000);
 
   afterAll(async () => {
@@ -62,6 +88,7 @@ users:
     const keys = await client.keys(`${prefix}*`);
     if (keys.length > 0) await client.del(...keys);
     client.disconnect();
+    reader.disconnect();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -70,8 +97,8 @@ users:
     const ip = "198.51.100.21";
     const onA = knocker(() => portA, ip);
     const onB = knocker(() => portB, ip);
-    await onA.get(FIRST);
-    await onB.get(SECOND);
+    await recordedStep(onA, FIRST, ip);
+    await recordedStep(onB, SECOND, ip);
     const last = await onA.get(LAST);
     expect(last.status).toBe(200);
     const { challenge } = JSON.parse(last.body) as { challenge: string };
@@ -91,8 +118,8 @@ users:
     const ip = "198.51.100.23";
     const onA = knocker(() => portA, ip);
     const onB = knocker(() => portB, ip);
-    await onB.get(FIRST);
-    await onA.get(SECOND);
+    await recordedStep(onB, FIRST, ip);
+    await recordedStep(onA, SECOND, ip);
     const last = await onA.get(LAST);
     expect(last.status).toBe(200);
     const { challenge } = JSON.parse(last.body) as { challenge: string };
