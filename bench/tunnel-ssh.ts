@@ -20,11 +20,16 @@ import { freePort, startServer, stopChild } from "./procs.js";
 import { verdict, type Row } from "./report.js";
 import { fmt, median } from "./stats.js";
 
-/** The bench user that knocks for the tunnel (as in bench/tunnel.ts). */
+/** A bench user no other section takes, for the one knock that grants a tunnel. */
 const TUNNEL_USER = 999;
 
+/** Knocks once on `gatewayUrl` from 127.0.0.1, which grants its door's tunnel. */
+export async function grantTunnel(gatewayUrl: string): Promise<void> {
+  await knock(gatewayUrl, "127.0.0.1", TUNNEL_USER, await codeFor(TUNNEL_USER, Date.now()));
+}
+
 /** The port of a `scheme://host:port` or `host:port`. */
-export const portOf = (url: string): number => Number(url.replace(/\/+$/, "").split(":").pop());
+const portOf = (url: string): number => Number(url.replace(/\/+$/, "").split(":").pop());
 
 async function installed(command: string): Promise<boolean> {
   const found = await execa("sh", ["-c", `command -v ${command}`], { reject: false });
@@ -57,7 +62,7 @@ export async function sshThroughput(
   try {
     const gateway = await startServer("webknock-tunnel", `127.0.0.1:${String(sshd.port)}`);
     try {
-      await knock(gateway.url, "127.0.0.1", TUNNEL_USER, await codeFor(TUNNEL_USER, Date.now()));
+      await grantTunnel(gateway.url);
       const paths = [
         { label: "ssh direct", port: sshd.port, rates: [] as number[] },
         { label: "ssh tunnel", port: portOf(gateway.url), rates: [] as number[] },

@@ -11,15 +11,12 @@
  */
 import { connect, type Socket } from "node:net";
 import type { BenchParams } from "./config.js";
-import { codeFor, knock } from "./knock-client.js";
 import { startServer } from "./procs.js";
 import { verdict, type Row } from "./report.js";
 import { fmt, median } from "./stats.js";
 import { checked, compare, ratioRow } from "./throughput.js";
-import { sshThroughput, startHaproxy } from "./tunnel-ssh.js";
+import { grantTunnel, sshThroughput, startHaproxy } from "./tunnel-ssh.js";
 
-/** A bench user no other section takes, for the one knock that grants the tunnel. */
-const TUNNEL_USER = 999;
 /** Bytes per write of the bulk upload. */
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 /** Round-trip message size: a keystroke-sized SSH packet. */
@@ -111,7 +108,7 @@ export async function tunnelThroughput(
   });
   const haproxy = await startHaproxy(target.url);
   try {
-    await knock(gateway.url, "127.0.0.1", TUNNEL_USER, await codeFor(TUNNEL_USER, Date.now()));
+    await grantTunnel(gateway.url);
     const paths = [
       { label: "direct", to: target.url },
       { label: "tunnel", to: gateway.url },
