@@ -36,64 +36,45 @@ async function startProcess(
   throw new Error(`${file} ${args.join(" ")} did not start (apt-get install redis-sentinel?)`);
 }
 
-/** True when a server on `port` answers PING (and, if given, `check` on its INFO). */
-async function answers(port: number, check: (info: string) => boolean = () => true) {
-  const probe = new Redis({
+/**
+ * Runs `use` on a fresh connection to the server on `port`, without retries; `fallback`
+ * when the server cannot be reached or `use` fails.
+ */
+async function probe<T>(port: number, fallback: T, use: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = new Redis({
     port,
     host: "127.0.0.1",
     lazyConnect: true,
     retryStrategy: () => null,
   });
-  probe.on("error", () => undefined);
+  redis.on("error", () => undefined);
   try {
-    await probe.connect();
-    return check(await probe.info("replication"));
+    await redis.connect();
+    return await use(redis);
   } catch {
-    return false;
+    return fallback;
   } finally {
-    probe.disconnect();
+    redis.disconnect();
   }
 }
+
+/** True when a server on `port` answers (and, if given, `check` holds on its INFO). */
+const answers = (port: number, check: (info: string) => boolean = () => true) =>
+  probe(port, false, async (redis) => check(await redis.info("replication")));
 
 /** True when a write on the server at `port` reaches a replica within 200 ms (WAIT 1 200). */
-async function acknowledges(port: number): Promise<boolean> {
-  const probe = new Redis({
-    port,
-    host: "127.0.0.1",
-    lazyConnect: true,
-    retryStrategy: () => null,
+const acknowledges = (port: number) =>
+  probe(port, false, async (redis) => {
+    await redis.set("probe", "1");
+    return Number(await redis.call("WAIT", "1", "200")) >= 1;
   });
-  probe.on("error", () => undefined);
-  try {
-    await probe.connect();
-    await probe.set("probe", "1");
-    return Number(await probe.call("WAIT", "1", "200")) >= 1;
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
 
 /** The master's port as the sentinel on `port` names it (0 when it cannot say). */
-async function masterPortFrom(port: number): Promise<number> {
-  const sentinel = new Redis({
-    port,
-    host: "127.0.0.1",
-    lazyConnect: true,
-    retryStrategy: () => null,
-  });
-  sentinel.on("error", () => undefined);
-  try {
-    await sentinel.connect();
+const masterPortFrom = (port: number) =>
+  probe(port, 0, async (sentinel) => {
     const reply = await sentinel.call("SENTINEL", "get-master-addr-by-name", GROUP);
     return Array.isArray(reply) ? Number(reply[1]) : 0;
-  } catch {
-    return 0;
-  } finally {
-    sentinel.disconnect();
-  }
-}
+  });
 
 /** True when `check` holds `times` times in a row, 100 ms apart: a state that stays. */
 async function holds(times: number, check: () => Promise<boolean>): Promise<boolean> {
@@ -117,6 +98,7 @@ describe("store.redis through Redis Sentinel (real processes)", () => {
   let replicaPort = 0;
   let server: string[] = [];
   let sentinelPort = 0;
+  const sentinelPorts: number[] = [];
   let dir: string;
   let gateway: Gateway | undefined;
   let port = 0;
@@ -139,6 +121,13 @@ describe("store.redis through Redis Sentinel (real processes)", () => {
   const lastOutage = () => {
     const outages = logged.events().filter((e) => e.event === "unavailable");
     return JSON.stringify(outages.at(-1)?.err ?? "no outage logged");
+  };
+  /** Each node's role and the sentinels' master, for a failure message. */
+  const roles = async () => {
+    const role = (port: number) =>
+      probe(port, "down", async (redis) => /role:(\w+)/.exec(await redis.info("replication"))?.[1]);
+    const sentinels = await Promise.all(sentinelPorts.map((p) => masterPortFrom(p)));
+    return `old master ${masterPort}: ${await role(masterPort)}, replica ${replicaPort}: ${await role(replicaPort)}, sentinels name ${sentinels.join(",")}`;
   };
   const denials = (reason: string) =>
     logged.events().filter((e) => e.event === "denial" && e.reason === reason).length;
@@ -189,6 +178,7 @@ describe("store.redis through Redis Sentinel (real processes)", () => {
       );
       children.push(await startProcess("redis-sentinel", [file], () => answers(sentinelPort)));
       sentinels.push({ host: "127.0.0.1", port: sentinelPort });
+      sentinelPorts.push(sentinelPort);
     }
     const config = testConfig({
       store: {
@@ -269,7 +259,8 @@ describe("store.redis through Redis Sentinel (real processes)", () => {
       // Sentinel converts the returning node at its next check, later on a loaded machine.
       // Just after its first sync a returning replica can miss a WAIT or two (seen on a loaded
       // machine; the gateway rightly answers 503 then): wait until it acknowledges steadily.
-      expect(await within(60_000, () => holds(5, () => acknowledges(replicaPort)))).toBe(true);
+      const steady = await within(60_000, () => holds(5, () => acknowledges(replicaPort)));
+      expect(steady, await roles()).toBe(true);
       expect(await knock("henry"), lastOutage()).toBe(200);
       expect(firewall.opened.length).toBe(opened + 1); // henry's tcp/22, nothing twice
       const users = (await gateway?.store.listGrants())?.map((g) => g.user).sort();
