@@ -114,16 +114,31 @@ export interface BenchConfigOptions {
   readonly upstream?: string;
   /** Give the door a tunnel to this `host:port`, plain SSH routed to it (issue 12). */
   readonly tunnelTo?: string;
+  /**
+   * With `tunnelTo`: a TLS listener on this port with this certificate, and the door's
+   * other two routes (TLS with BENCH_SNI, WebSocket on BENCH_TUNNEL_PATH).
+   */
+  readonly tunnelTls?: { readonly port: number; readonly cert: string; readonly key: string };
 }
+
+/** The SNI and WebSocket path of the bench door's tunnel (with `tunnelTls`). */
+export const BENCH_SNI = "ssh.bench.example.net";
+export const BENCH_TUNNEL_PATH = "/t/bench";
 
 /** A validated config: one door, BENCH_USERS users, loopback listener on an ephemeral port. */
 export function benchConfig(options: BenchConfigOptions = {}): GatewayConfig {
   const users: Record<string, { secret: string }> = {};
   for (let i = 0; i < BENCH_USERS; i++) users[userName(i)] = { secret: userSecret(i) };
+  const tls = options.tunnelTls;
   return resolveConfig(
     {
       server: {
-        listen: [{ host: "127.0.0.1", port: options.port ?? 8080 }],
+        listen: [
+          { host: "127.0.0.1", port: options.port ?? 8080 },
+          ...(tls === undefined
+            ? []
+            : [{ host: "127.0.0.1", port: tls.port, tls: { cert: tls.cert, key: tls.key } }]),
+        ],
         trustProxy: options.trustLoopback === true ? ["loopback"] : [],
         ...(options.upstream === undefined
           ? {}
@@ -144,7 +159,13 @@ export function benchConfig(options: BenchConfigOptions = {}): GatewayConfig {
           users: Object.keys(users),
           ...(options.tunnelTo === undefined
             ? {}
-            : { tunnel: { to: options.tunnelTo, ssh: true } }),
+            : {
+                tunnel: {
+                  to: options.tunnelTo,
+                  ssh: true,
+                  ...(tls === undefined ? {} : { sni: BENCH_SNI, path: BENCH_TUNNEL_PATH }),
+                },
+              }),
         },
       },
       users,

@@ -32,11 +32,18 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `bench/server-child.ts KIND` under tsx and waits (at most 20 s) for READY. */
-export async function startServer(kind: ServerKind, redisUrl?: string): Promise<ServerProcess> {
+/**
+ * Starts `bench/server-child.ts KIND` under tsx and waits (at most 20 s) for READY.
+ * `extra` follows the third argument (webknock-tunnel's TLS listener).
+ */
+export async function startServer(
+  kind: ServerKind,
+  redisUrl?: string,
+  extra: readonly string[] = [],
+): Promise<ServerProcess> {
   const port = await freePort();
   const args = ["--import", "tsx", here("./server-child.ts"), kind, String(port)];
-  if (redisUrl !== undefined) args.push(redisUrl);
+  if (redisUrl !== undefined) args.push(redisUrl, ...extra);
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = "";

@@ -41,6 +41,8 @@ export const ROW_IDS = [
   "8.stream",
   "9.tunnel",
   "9.copy",
+  "9.ws",
+  "9.sni",
   "9.latency",
   "9.decoy",
   "10.open",

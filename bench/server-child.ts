@@ -1,7 +1,8 @@
 /**
  * One server under load, in its own process so it gets a core of its own and the load
  * generator does not share its event loop. Usage: server-child.ts KIND PORT [REDIS_URL,
- * or the site's URL for webknock-upstream, or the target's host:port for webknock-tunnel].
+ * or the site's URL for webknock-upstream, or the target's host:port for webknock-tunnel]
+ * [TLS_PORT CERT KEY: webknock-tunnel's TLS listener and SNI and WebSocket routes].
  * Prints "READY <url>" once listening; exits on SIGTERM.
  */
 import { createServer, type RequestListener, type ServerResponse } from "node:http";
@@ -118,7 +119,7 @@ function rawRedis(url: string, answer: "decoy" | "minimal"): RequestListener {
 }
 
 async function main(): Promise<void> {
-  const [kindArg, portArg, redisUrl] = process.argv.slice(2);
+  const [kindArg, portArg, redisUrl, tlsPort, cert, key] = process.argv.slice(2);
   const kind = SERVER_KINDS.find((k) => k === kindArg);
   const port = Number(portArg);
   if (kind === undefined || !Number.isInteger(port)) {
@@ -129,7 +130,15 @@ async function main(): Promise<void> {
     url = await startTcpTarget(port);
   } else if (kind === "webknock-tunnel") {
     // The third argument is the tunnel's target here (memory store).
-    const config = benchConfig({ port, tunnelTo: redisUrl ?? "" });
+    const tunnelTls =
+      tlsPort === undefined || cert === undefined || key === undefined
+        ? undefined
+        : { port: Number(tlsPort), cert, key };
+    const config = benchConfig({
+      port,
+      tunnelTo: redisUrl ?? "",
+      ...(tunnelTls === undefined ? {} : { tunnelTls }),
+    });
     const gateway = createGateway(config, { log: silentLogger(), now: systemClock });
     url = (await gateway.start())[0] ?? "";
   } else if (kind === "webknock-upstream") {

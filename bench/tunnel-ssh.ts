@@ -31,22 +31,35 @@ export async function grantTunnel(gatewayUrl: string): Promise<void> {
 /** The port of a `scheme://host:port` or `host:port`. */
 const portOf = (url: string): number => Number(url.replace(/\/+$/, "").split(":").pop());
 
-async function installed(command: string): Promise<boolean> {
+export async function installed(command: string): Promise<boolean> {
   const found = await execa("sh", ["-c", `command -v ${command}`], { reject: false });
   return found.exitCode === 0;
 }
 
-/** One `ssh ... 'cat > /dev/null'` fed `bytes` zeros by `head`; resolves with MB/s. */
-async function sshUpload(options: string[], port: number, bytes: number): Promise<number> {
-  const started = process.hrtime.bigint();
-  const zeros = spawn("head", ["-c", String(bytes), "/dev/zero"], {
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  await execa("ssh", [...options, "-p", String(port), "root@127.0.0.1", "cat > /dev/null"], {
-    stdin: zeros.stdout,
-    timeout: 120_000,
-  });
-  return bytes / 1e6 / (Number(process.hrtime.bigint() - started) / 1e9);
+/**
+ * One `ssh ... 'cat > /dev/null'` fed `bytes` zeros by `head`; resolves with MB/s. The
+ * time is the remote command's, from its start to the end of its input: the bulk rate
+ * alone, without the SSH handshake or a ProxyCommand's start (10.open measures opening).
+ * `head` writes into ssh's stdin directly (a shell pipe): no relay through this process.
+ */
+export async function sshUpload(
+  options: string[],
+  port: number,
+  bytes: number,
+  env: NodeJS.ProcessEnv = {},
+): Promise<number> {
+  const remote = "date +%s%N; cat > /dev/null; date +%s%N";
+  const ssh = [...options, "-p", String(port), "root@127.0.0.1", remote];
+  const { stdout } = await execa(
+    "sh",
+    ["-c", 'head -c "$0" /dev/zero | exec ssh "$@"', String(bytes), ...ssh],
+    { timeout: 120_000, env },
+  );
+  const [started, ended] = stdout.trim().split("\n").map(BigInt);
+  if (started === undefined || ended === undefined || ended <= started) {
+    throw new Error(`ssh printed no start and end times: ${JSON.stringify(stdout)}`);
+  }
+  return bytes / 1e6 / (Number(ended - started) / 1e9);
 }
 
 /** 9.tunnel: OpenSSH through the tunnel against OpenSSH direct, to the same sshd. */

@@ -1,6 +1,8 @@
 /**
  * Section 9 (issue 12): the tunnel through port 443. Same run, side by side:
  * - OpenSSH through the tunnel against OpenSSH direct (bench/tunnel-ssh.ts, 9.tunnel);
+ * - OpenSSH through `webknock tunnel` over the WebSocket and SNI routes against OpenSSH
+ *   through socat (bench/tunnel-routes.ts, 9.ws and 9.sni);
  * - raw bulk upload through the gateway's `ssh: true` route against haproxy in front of
  *   the same target (bench/tcp-target.ts) and against a direct connection to it,
  *   alternated rounds, medians (9.copy);
@@ -15,6 +17,7 @@ import { startServer } from "./procs.js";
 import { verdict, type Row } from "./report.js";
 import { fmt, median } from "./stats.js";
 import { checked, compare, ratioRow } from "./throughput.js";
+import { routeThroughput } from "./tunnel-routes.js";
 import { grantTunnel, sshThroughput, startHaproxy } from "./tunnel-ssh.js";
 
 /** Bytes per write of the bulk upload. */
@@ -100,7 +103,7 @@ export async function tunnelThroughput(
   say: (line: string) => void,
 ): Promise<Row[]> {
   say("9. tunnel through 443");
-  const rows: Row[] = [await sshThroughput(params, say)];
+  const rows: Row[] = [await sshThroughput(params, say), ...(await routeThroughput(params, say))];
   const target = await startServer("tcp-target");
   const gateway = await startServer("webknock-tunnel", target.url).catch(async (error: unknown) => {
     await target.stop();

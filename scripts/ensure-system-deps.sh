@@ -7,7 +7,8 @@
 # systemd-analyze scores the hardened unit; setpriv runs the CLI with only its capabilities.
 # tini: the compose test runs the Docker image's start command, tini included.
 # openssh: the tunnel tests run a real sshd (in a namespace) and the ssh client through 443.
-# haproxy: the benchmark's reference relay for the tunnel's copy (row 9.copy).
+# haproxy: the benchmark's reference relay for the tunnel's copy (row 9.copy); socat: its
+# reference ProxyCommand for the WebSocket and SNI routes (rows 9.ws, 9.sni).
 set -euo pipefail
 declare -A need=(
   [redis-server]=redis-server [iptables]=iptables [ipset]=ipset [nft]=nftables
@@ -15,6 +16,7 @@ declare -A need=(
   [curl]=curl [openssl]=openssl [nginx]=nginx-light [redis-sentinel]=redis-sentinel
   [systemd-analyze]=systemd [setpriv]=util-linux [tini]=tini
   [sshd]=openssh-server [ssh]=openssh-client [haproxy]=haproxy
+  [socat]=socat
 )
 missing=()
 for bin in "${!need[@]}"; do

@@ -1,14 +1,15 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { execa } from "execa";
 import { pino } from "pino";
 import { resolveConfig } from "../../src/config/load.js";
 import type { GatewayConfig } from "../../src/config/types.js";
 import type { Logger } from "../../src/log.js";
 import { onEphemeralPorts } from "./gateway.js";
+
+export { selfSigned } from "./cert.js";
 
 /** A TCP echo server on loopback: the tunnel target where no sshd is needed. */
 export async function startEcho(): Promise<{ port: number; close(): Promise<void> }> {
@@ -25,45 +26,6 @@ export async function startEcho(): Promise<{ port: number; close(): Promise<void
           resolve();
         });
       }),
-  };
-}
-
-/** A self-signed certificate for `names` (openssl), in a temporary directory. */
-export async function selfSigned(names: readonly string[]): Promise<{
-  cert: string;
-  key: string;
-  pem: string;
-  remove(): void;
-}> {
-  const dir = mkdtempSync(join(tmpdir(), "wk-tunnel-cert-"));
-  const cert = join(dir, "cert.pem");
-  const key = join(dir, "key.pem");
-  await execa("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    `/CN=${names[0] ?? "localhost"}`,
-    "-addext",
-    `subjectAltName=${names.map((name) => `DNS:${name}`).join(",")}`,
-    "-keyout",
-    key,
-    "-out",
-    cert,
-  ]);
-  return {
-    cert,
-    key,
-    pem: readFileSync(cert, "utf8"),
-    remove: () => {
-      rmSync(dir, { recursive: true, force: true });
-    },
   };
 }
 
