@@ -26,8 +26,8 @@ import {
 } from "./config.js";
 import { freePort, startServer } from "./procs.js";
 import { verdict, type Row } from "./report.js";
-import { fmt, median } from "./stats.js";
-import { installed, sshUpload } from "./tunnel-ssh.js";
+import { fmt } from "./stats.js";
+import { alternatedUploads, installed, sshUpload } from "./tunnel-ssh.js";
 
 /** The two routes, each knocked once by the client as its own bench user (a code is single-use). */
 const ROUTES = [
@@ -105,21 +105,18 @@ export async function routeThroughput(
         .map((o) => (o.startsWith("ConnectTimeout=") ? "ConnectTimeout=60" : o));
       const via = (command: string) => [...options, "-o", `ProxyCommand=${command}`];
       const client = `${process.execPath} --import tsx ${CLI} tunnel --client-config ${config} --profile`;
+      // A ProxyCommand ignores the port.
       const paths = [
-        { label: "socat", options: via(`socat - TCP:127.0.0.1:${String(sshd.port)}`) },
-        ...ROUTES.map((r) => ({ label: r.profile, options: via(`${client} ${r.profile}`) })),
-      ].map((p) => ({ ...p, rates: [] as number[] }));
+        { label: "ssh via socat", command: `socat - TCP:127.0.0.1:${String(sshd.port)}` },
+        ...ROUTES.map((r) => ({
+          label: `ssh via ${r.profile}`,
+          command: `${client} ${r.profile}`,
+        })),
+      ].map(({ label, command }) => ({ label, options: via(command), port: 22 }));
       // The grant cache lives here: the first run of each route knocks and is not measured.
       const env = { XDG_STATE_HOME: join(dir, "state") };
-      for (const path of paths) await sshUpload(path.options, 22, 1, env);
-      for (let round = 0; round < params.rounds; round++) {
-        for (const path of paths) {
-          const mbs = await sshUpload(path.options, 22, params.tunnelBytes, env);
-          path.rates.push(mbs);
-          say(`  round ${String(round + 1)} ssh via ${path.label}: ${fmt(mbs)} MB/s`);
-        }
-      }
-      const [socat = Number.NaN, ...routes] = paths.map((p) => median(p.rates));
+      for (const path of paths) await sshUpload(path.options, path.port, 1, env);
+      const [socat = Number.NaN, ...routes] = await alternatedUploads(paths, params, say, env);
       return ROUTES.map((r, i) => {
         const rate = routes[i] ?? Number.NaN;
         return {

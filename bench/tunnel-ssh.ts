@@ -62,6 +62,34 @@ export async function sshUpload(
   return bytes / 1e6 / (Number(ended - started) / 1e9);
 }
 
+/** One way for OpenSSH to reach the sshd: its options (a ProxyCommand, say) and port. */
+export interface SshPath {
+  readonly label: string;
+  readonly options: string[];
+  readonly port: number;
+}
+
+/**
+ * `params.rounds` alternated rounds of one sshUpload through each path (`env` for ssh and
+ * its ProxyCommand); resolves with each path's median MB/s, in order.
+ */
+export async function alternatedUploads(
+  paths: readonly SshPath[],
+  params: BenchParams,
+  say: (line: string) => void,
+  env: NodeJS.ProcessEnv = {},
+): Promise<number[]> {
+  const rates = paths.map(() => [] as number[]);
+  for (let round = 0; round < params.rounds; round++) {
+    for (const [i, path] of paths.entries()) {
+      const mbs = await sshUpload(path.options, path.port, params.tunnelBytes, env);
+      rates[i]?.push(mbs);
+      say(`  round ${String(round + 1)} ${path.label}: ${fmt(mbs)} MB/s`);
+    }
+  }
+  return rates.map(median);
+}
+
 /** 9.tunnel: OpenSSH through the tunnel against OpenSSH direct, to the same sshd. */
 export async function sshThroughput(
   params: BenchParams,
@@ -76,19 +104,15 @@ export async function sshThroughput(
     const gateway = await startServer("webknock-tunnel", `127.0.0.1:${String(sshd.port)}`);
     try {
       await grantTunnel(gateway.url);
-      const paths = [
-        { label: "ssh direct", port: sshd.port, rates: [] as number[] },
-        { label: "ssh tunnel", port: portOf(gateway.url), rates: [] as number[] },
-      ];
       const options = sshd.sshOptions();
-      for (let round = 0; round < params.rounds; round++) {
-        for (const path of paths) {
-          const mbs = await sshUpload(options, path.port, params.tunnelBytes);
-          path.rates.push(mbs);
-          say(`  round ${String(round + 1)} ${path.label}: ${fmt(mbs)} MB/s`);
-        }
-      }
-      const [direct = Number.NaN, tunnel = Number.NaN] = paths.map((p) => median(p.rates));
+      const [direct = Number.NaN, tunnel = Number.NaN] = await alternatedUploads(
+        [
+          { label: "ssh direct", options, port: sshd.port },
+          { label: "ssh tunnel", options, port: portOf(gateway.url) },
+        ],
+        params,
+        say,
+      );
       return {
         id: "9.tunnel",
         what,

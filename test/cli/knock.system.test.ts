@@ -13,7 +13,7 @@ import { ClientConfigError } from "../../src/client/profiles.js";
 import { WebknockError } from "../../src/errors.js";
 import { currentTotp } from "../../src/knock/totp.js";
 import { cli } from "../support/cli.js";
-import { selfSigned } from "../support/tunnel.js";
+import { selfSigned } from "../support/cert.js";
 import { startListeningGateway, TEST_SEQUENCE, type ListeningGateway } from "../support/gateway.js";
 
 const SEQUENCE = TEST_SEQUENCE.join(",");

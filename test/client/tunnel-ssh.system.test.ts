@@ -9,7 +9,7 @@ import { silentLogger } from "../../src/log.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { onEphemeralPorts, RecordingFirewall } from "../support/gateway.js";
 import { startSshd, type TestSshd } from "../support/sshd.js";
-import { selfSigned } from "../support/tunnel.js";
+import { selfSigned } from "../support/cert.js";
 
 /**
  * `ssh -o ProxyCommand='webknock tunnel --profile ...'` against a real sshd behind the

@@ -8,7 +8,8 @@ import type { CliDeps } from "../../src/cli/deps.js";
 import { runCli } from "../../src/cli/index.js";
 import { startListeningGateway, TEST_SEQUENCE, type ListeningGateway } from "../support/gateway.js";
 import { startConnectProxy, startTunnelFront } from "../support/tunnel-servers.js";
-import { selfSigned, startEcho } from "../support/tunnel.js";
+import { selfSigned } from "../support/cert.js";
+import { startEcho } from "../support/tunnel.js";
 
 const USERS = ["alice", "bob", "carol", "dave", "erin"];
 const WS_PATH = "/t/9f2c1e4b";

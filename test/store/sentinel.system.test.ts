@@ -98,6 +98,7 @@ describe("store.redis through Redis Sentinel (real processes)", () => {
   let replicaPort = 0;
   let server: string[] = [];
   let sentinelPort = 0;
+  /** Every sentinel's port, all on 127.0.0.1 (the last one is `sentinelPort`). */
   const sentinelPorts: number[] = [];
   let dir: string;
   let gateway: Gateway | undefined;
@@ -160,7 +161,6 @@ describe("store.redis through Redis Sentinel (real processes)", () => {
       () => answers(replicaPort, (info) => info.includes("master_link_status:up")),
     );
     children.push(replica);
-    const sentinels: { host: string; port: number }[] = [];
     for (let i = 0; i < 3; i++) {
       sentinelPort = await freePort();
       const file = join(dir, `sentinel-${i}.conf`);
@@ -179,12 +179,11 @@ describe("store.redis through Redis Sentinel (real processes)", () => {
         ].join("\n"),
       );
       children.push(await startProcess("redis-sentinel", [file], () => answers(sentinelPort)));
-      sentinels.push({ host: "127.0.0.1", port: sentinelPort });
       sentinelPorts.push(sentinelPort);
     }
     const config = testConfig({
       store: {
-        redis: { sentinels: sentinels.map((s) => `${s.host}:${s.port}`), name: GROUP },
+        redis: { sentinels: sentinelPorts.map((p) => `127.0.0.1:${String(p)}`), name: GROUP },
         keyPrefix: "sentinel:",
       },
       doors: { ssh: { sequence: [...SEQUENCE], open: ["tcp/22"], users: [...USERS.keys()] } },

@@ -9,8 +9,6 @@ import type { GatewayConfig } from "../../src/config/types.js";
 import type { Logger } from "../../src/log.js";
 import { onEphemeralPorts } from "./gateway.js";
 
-export { selfSigned } from "./cert.js";
-
 /** A TCP echo server on loopback: the tunnel target where no sshd is needed. */
 export async function startEcho(): Promise<{ port: number; close(): Promise<void> }> {
   const server: Server = createServer({ allowHalfOpen: true }, (socket) => {

@@ -9,7 +9,8 @@ import { silentLogger } from "../../src/log.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { onEphemeralPorts, RecordingFirewall } from "../support/gateway.js";
 import { exchange } from "../support/raw-exchange.js";
-import { captureLog, selfSigned, startEcho } from "../support/tunnel.js";
+import { selfSigned } from "../support/cert.js";
+import { captureLog, startEcho } from "../support/tunnel.js";
 import { waitFor } from "../support/wait.js";
 
 /**

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGateway, type Gateway } from "../../src/gateway.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { RecordingFirewall } from "../support/gateway.js";
-import { captureLog, selfSigned, startEcho, tunnelDoorConfig } from "../support/tunnel.js";
+import { selfSigned } from "../support/cert.js";
+import { captureLog, startEcho, tunnelDoorConfig } from "../support/tunnel.js";
 
 const SNI = "tun.example";
 

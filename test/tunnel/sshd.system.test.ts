@@ -6,7 +6,7 @@ import { silentLogger } from "../../src/log.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { onEphemeralPorts, RecordingFirewall } from "../support/gateway.js";
 import { startSshd, type TestSshd } from "../support/sshd.js";
-import { selfSigned } from "../support/tunnel.js";
+import { selfSigned } from "../support/cert.js";
 
 /**
  * A real sshd behind the multiplexer: `ssh -p` on the plain and TLS listeners, and
